@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class AnimoMeetConfig(AppConfig):
+    name = "animomeet"
+    verbose_name = "Animo Meet"
+
+    def ready(self):
+        from accounts.documents import User
+        from animomeet import mongo
+        from meetings.documents import Meeting
+
+        mongo.connect(settings.MONGODB_URL, settings.MONGODB_DB_NAME)
+        mongo.ensure_indexes(User, Meeting)

@@ -1,0 +1,12 @@
+"""Placeholder; the REST work fills these in."""
+
+
+class RequestLogMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+
+JsonErrorMiddleware = RequestLogMiddleware

@@ -1,0 +1,39 @@
+"""The one MongoEngine connection of a process, opened at start-up."""
+
+import logging
+
+import mongoengine
+from pymongo import uri_parser
+
+log = logging.getLogger("animomeet.mongo")
+
+
+DEFAULT_DB_NAME = "animo-meet"
+
+
+def connect(url: str, db_name: str = "") -> None:
+    """Connect the default MongoEngine alias; with no URL, to an in-memory mongomock.
+
+    An explicit `db_name` (MONGODB_DB_NAME) wins over the database named in the URL, so
+    that a test run can use a database of its own on a shared server.
+    """
+    mongoengine.disconnect()
+    if url:
+        name = db_name or uri_parser.parse_uri(url).get("database") or DEFAULT_DB_NAME
+        # tz_aware: datetimes come back in UTC, as they were written.
+        mongoengine.connect(db=name, host=url, tz_aware=True, serverSelectionTimeoutMS=5000)
+        log.info("MongoDB: database %r", name)
+    else:
+        import mongomock
+
+        mongoengine.connect(db=db_name or DEFAULT_DB_NAME, mongo_client_class=mongomock.MongoClient, tz_aware=True)
+        log.warning(
+            "No MONGODB_URL / DEVELOPMENT_DB_URL set: using an in-memory database; "
+            "all users and meetings are lost when this process stops"
+        )
+
+
+def ensure_indexes(*documents) -> None:
+    """Create the documents' indexes (unique keys, TTL) now rather than on first use."""
+    for document in documents:
+        document.ensure_indexes()

@@ -1,0 +1,69 @@
+"""Shared fixtures: a database of its own per test run, real daphne processes."""
+
+import os
+import uuid
+
+import mongoengine
+import pytest
+
+from tests.servers import DaphneServer
+
+# One database name per run, shared with the daphne processes the tests start, so that
+# a run against a real MongoDB (MONGODB_URL) never touches another run's data.
+TEST_DB_NAME = f"animomeet_test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mongo_database():
+    from django.conf import settings
+
+    from accounts.documents import User
+    from animomeet import mongo
+    from meetings.documents import Meeting
+
+    mongo.connect(settings.MONGODB_URL, TEST_DB_NAME)
+    mongo.ensure_indexes(User, Meeting)
+    yield
+    mongoengine.get_connection().drop_database(TEST_DB_NAME)
+    mongoengine.disconnect()
+
+
+@pytest.fixture(autouse=True)
+def empty_collections(mongo_database):
+    """Each test starts with no users and no meetings."""
+    from accounts.documents import User
+    from meetings.documents import Meeting
+
+    User.objects.delete()
+    Meeting.objects.delete()
+    yield
+
+
+def server_env(**overrides) -> dict:
+    env = {"MONGODB_DB_NAME": TEST_DB_NAME, "NODE_ENV": "development"}
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+@pytest.fixture
+def start_server():
+    """Start daphne processes with extra environment; all are stopped after the test."""
+    started = []
+
+    def start(app: str = "animomeet.asgi:application", **env) -> DaphneServer:
+        server = DaphneServer(app, env=server_env(**env)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_server_url(start_server):
+    """The URL of a fresh daphne process serving the whole project."""
+    return start_server().url
+
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "animomeet.settings")
