@@ -1,0 +1,33 @@
+"""What carries room and socket deliveries to sockets owned by other processes.
+
+A `SocketServer` delivers to its own sockets directly; its broker is told about every
+room a process starts or stops hosting, and gets every delivery that may concern other
+processes. The single-process broker has nobody else to tell.
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from signaling.server import SocketServer
+
+
+class Broker:
+    def bind(self, server: "SocketServer") -> None:
+        self.server = server
+
+    def room_created(self, namespace: str, room: str) -> None:
+        """This process now has a socket in `room`."""
+
+    def room_emptied(self, namespace: str, room: str) -> None:
+        """This process's last socket left `room`."""
+
+    async def publish_room(self, namespace: str, room: str, messages: list, skip_id: str | None) -> None:
+        """Deliver to the members of `room` that other processes own."""
+
+    async def publish_socket(self, namespace: str, socket_id: str, messages: list) -> bool:
+        """Deliver to a socket another process owns; False when none does."""
+        return False
+
+
+class LocalBroker(Broker):
+    """One process: every socket is local, so there is nothing to carry."""

@@ -1,0 +1,222 @@
+"""Channels consumers for the two Engine.IO transports at /socket.io/.
+
+They only move bytes between the ASGI server and a `Session`: checking the request,
+reading bodies and frames, writing responses and frames. Protocol rules live in
+signaling/protocol, event handling in the SocketServer.
+"""
+
+import asyncio
+import logging
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+from channels.consumer import AsyncConsumer
+from channels.exceptions import StopConsumer
+
+from signaling.protocol.engineio import PayloadTooLarge, ProtocolError, SessionClosed, Transport
+from signaling.server import ServerConfig, SocketServer
+from signaling.sessions import Handshake, Session
+
+log = logging.getLogger("signaling.consumers")
+
+# Engine.IO's error codes for refused HTTP requests.
+TRANSPORT_UNKNOWN = (0, "Transport unknown")
+SESSION_ID_UNKNOWN = (1, "Session ID unknown")
+BAD_HANDSHAKE_METHOD = (2, "Bad handshake method")
+BAD_REQUEST = (3, "Bad request")
+FORBIDDEN = (4, "Forbidden")
+UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
+
+
+class RequestRefused(Exception):
+    def __init__(self, error: tuple[int, str], status: int = 400):
+        self.error = error
+        self.status = status
+
+
+def read_handshake(scope: dict) -> Handshake:
+    headers = {}
+    for name, value in scope.get("headers", ()):
+        headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    client = scope.get("client") or ("", 0)
+    return Handshake(query=query, headers=headers, client=client[0] or "")
+
+
+def origin_allowed(config: ServerConfig, headers: dict) -> bool:
+    origin = headers.get("origin")
+    if not origin or config.allowed_origins == "*":
+        return True
+    origin = origin.rstrip("/")
+    if origin in config.allowed_origins:
+        return True
+    return urlsplit(origin).netloc == headers.get("host")  # served by ourselves
+
+
+def check_request(config: ServerConfig, handshake: Handshake, transport: Transport) -> None:
+    """The checks both transports share; raises RequestRefused."""
+    if handshake.query.get("EIO") != "4":
+        raise RequestRefused(UNSUPPORTED_PROTOCOL_VERSION)
+    if handshake.query.get("transport") != transport.value:
+        raise RequestRefused(TRANSPORT_UNKNOWN if "transport" not in handshake.query else BAD_REQUEST)
+    if not origin_allowed(config, handshake.headers):
+        raise RequestRefused(FORBIDDEN, 403)
+
+
+class LeanConsumer(AsyncConsumer):
+    """An AsyncConsumer without a channel of its own: cross-process traffic goes through
+    the process's broker, so each message needs only one receive and one dispatch."""
+
+    def __init__(self, server: SocketServer):
+        self.server = server
+
+    async def __call__(self, scope, receive, send):
+        self.scope = scope
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message):
+        await getattr(self, message["type"].replace(".", "_"))(message)
+
+
+class WebSocketConsumer(LeanConsumer):
+    session: Session | None = None
+    probing = False
+
+    async def websocket_connect(self, message):
+        handshake = read_handshake(self.scope)
+        try:
+            check_request(self.server.config, handshake, Transport.WEBSOCKET)
+        except RequestRefused:
+            await self.base_send({"type": "websocket.close", "code": 4400})
+            raise StopConsumer from None
+        sid = handshake.query.get("sid")
+        if sid:
+            session = self.server.sessions.get(sid)
+            try:
+                if session is None:
+                    raise SessionClosed(sid)
+                session.engine.start_upgrade()
+            except (ProtocolError, SessionClosed):
+                # As the reference server does: the WebSocket opens, then closes at once.
+                await self.base_send({"type": "websocket.accept"})
+                await self.close()
+                raise StopConsumer from None
+            self.session, self.probing = session, True
+            await self.base_send({"type": "websocket.accept"})
+            return
+        await self.base_send({"type": "websocket.accept"})
+        self.session = self.server.open_session(Transport.WEBSOCKET, handshake)
+        self.session.attach_websocket(self.write, self.close)
+        await self.write("0" + self.session.engine.handshake().data)
+
+    async def websocket_receive(self, message):
+        frame = message.get("text")
+        if frame is None:
+            frame = message.get("bytes") or b""
+        if not self.probing:
+            await self.session.receive_frame(frame)
+            return
+        if not await self.session.receive_probe_frame(frame, self.write, self.close):
+            await self.close()
+        elif self.session.carried_by(self.write):
+            self.probing = False
+
+    async def websocket_disconnect(self, message):
+        if self.session is not None:
+            self.session.websocket_gone(self.write)
+        raise StopConsumer
+
+    async def write(self, frame: str | bytes) -> None:
+        if isinstance(frame, str):
+            await self.base_send({"type": "websocket.send", "text": frame})
+        else:
+            await self.base_send({"type": "websocket.send", "bytes": frame})
+
+    async def close(self) -> None:
+        await self.base_send({"type": "websocket.close", "code": 1000})
+
+
+class PollingConsumer(LeanConsumer):
+    """HTTP long-polling: GET waits for packets, POST delivers them."""
+
+    def __init__(self, server: SocketServer):
+        super().__init__(server)
+        self.body = bytearray()
+        self.poll: asyncio.Task | None = None
+
+    async def http_request(self, message):
+        self.body += message.get("body", b"")
+        if len(self.body) > self.server.config.max_payload:
+            await self.respond(413, _error_body((BAD_REQUEST[0], "Payload too large")))
+            raise StopConsumer
+        if message.get("more_body"):
+            return
+        # A GET may wait a long time: run it beside the receive loop, which must stay free
+        # to see the client go away (http.disconnect).
+        self.poll = asyncio.create_task(self.handle(bytes(self.body)))
+
+    async def http_disconnect(self, message):
+        if self.poll is not None and not self.poll.done():
+            self.poll.cancel()
+        raise StopConsumer
+
+    async def handle(self, body: bytes) -> None:
+        handshake = read_handshake(self.scope)
+        method = self.scope["method"]
+        if method == "OPTIONS":
+            await self.respond(204, b"", preflight=True)
+            return
+        try:
+            check_request(self.server.config, handshake, Transport.POLLING)
+            sid = handshake.query.get("sid")
+            if not sid:
+                if method != "GET":
+                    raise RequestRefused(BAD_HANDSHAKE_METHOD)
+                session = self.server.open_session(Transport.POLLING, handshake)
+                await self.respond(200, ("0" + session.engine.handshake().data).encode())
+                return
+            session = self.server.sessions.get(sid)
+            if session is None or session.closed:
+                raise RequestRefused(SESSION_ID_UNKNOWN)
+            if method == "GET":
+                payload = await session.poll()
+                await self.respond(200, payload.encode())
+            elif method == "POST":
+                await session.receive_post(body)
+                await self.respond(200, b"ok", content_type=b"text/html")
+            else:
+                raise RequestRefused(BAD_HANDSHAKE_METHOD)
+        except RequestRefused as refusal:
+            await self.respond(refusal.status, _error_body(refusal.error), content_type=b"application/json")
+        except PayloadTooLarge:
+            await self.respond(413, _error_body((BAD_REQUEST[0], "Payload too large")), content_type=b"application/json")
+        except (ProtocolError, SessionClosed):
+            await self.respond(400, _error_body(BAD_REQUEST), content_type=b"application/json")
+
+    async def respond(self, status: int, body: bytes, content_type: bytes = b"text/plain; charset=UTF-8", preflight: bool = False):
+        headers = [(b"content-type", content_type)]
+        origin = dict(self.scope.get("headers", ())).get(b"origin")
+        if origin and origin_allowed(self.server.config, read_handshake(self.scope).headers):
+            headers += [
+                (b"access-control-allow-origin", origin),
+                (b"access-control-allow-credentials", b"true"),
+                (b"vary", b"Origin"),
+            ]
+            if preflight:
+                requested = dict(self.scope["headers"]).get(b"access-control-request-headers", b"content-type")
+                headers += [
+                    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+                    (b"access-control-allow-headers", requested),
+                    (b"access-control-max-age", b"600"),
+                ]
+        await self.base_send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.base_send({"type": "http.response.body", "body": body})
+
+
+def _error_body(error: tuple[int, str]) -> bytes:
+    return orjson.dumps({"code": error[0], "message": error[1]})

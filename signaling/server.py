@@ -1,0 +1,306 @@
+"""A small Socket.IO server API for event handlers: namespaces, sockets, rooms, acks.
+
+    server = SocketServer(ServerConfig(...))
+    chat = server.of("/")
+
+    @chat.on("message")
+    async def message(socket, args):            # args: the event's arguments, a list
+        await chat.emit("message", *args, room="lobby", skip=socket)
+        return "ok"                             # sent as the ack when the client asked for one
+
+Rooms deliver to the sockets of this process directly; a `Broker` carries what must reach
+sockets owned by other processes (see signaling/broker.py).
+"""
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from signaling.broker import Broker, LocalBroker
+from signaling.protocol import engineio, socketio
+from signaling.protocol.engineio import EngineConfig, Transport
+from signaling.sessions import Handshake, Session, new_id
+
+log = logging.getLogger("signaling.server")
+
+Handler = Callable[..., Awaitable[Any]]
+
+CLIENT_NAMESPACE_DISCONNECT = "client namespace disconnect"
+SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    path: str = "/socket.io/"
+    ping_interval: float = 25.0  # seconds
+    ping_timeout: float = 20.0
+    max_payload: int = 1_000_000
+    connect_timeout: float = 45.0
+    # Browser origins allowed to connect; "*" allows any. Same-origin pages and clients
+    # that send no Origin (native apps, servers) are always allowed.
+    allowed_origins: tuple | str = ()
+
+
+class ConnectionRefused(Exception):
+    """Raised by a connect handler: the client gets CONNECT_ERROR with this message."""
+
+    def __init__(self, message: str = "Connection refused", data: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class Socket:
+    """One client's connection to one namespace."""
+
+    __slots__ = ("id", "namespace", "session", "auth", "data", "rooms", "_acks", "_next_ack", "_held")
+
+    def __init__(self, namespace: "Namespace", session: Session, auth: dict):
+        self.id = new_id()
+        self.namespace = namespace
+        self.session = session
+        self.auth = auth
+        self.data: dict = {}  # handlers' own per-socket state
+        self.rooms: set = set()
+        self._acks: dict[int, Callable] = {}
+        self._next_ack = 0
+        self._held: list | None = []  # emits made before the CONNECT answer went out
+
+    @property
+    def handshake(self) -> Handshake:
+        return self.session.handshake
+
+    @property
+    def connected(self) -> bool:
+        return self._held is None and self.id in self.namespace.sockets
+
+    async def emit(self, event: str, *args, callback: Callable | None = None) -> None:
+        ack_id = None
+        if callback is not None:
+            ack_id = self._next_ack
+            self._next_ack += 1
+            self._acks[ack_id] = callback
+        await self.send(socketio.encode_event(self.namespace.name, [event, *args], ack_id))
+
+    async def send(self, messages: list) -> None:
+        """Already-encoded Socket.IO messages (shared by every member of a broadcast)."""
+        if self._held is not None:
+            self._held.extend(messages)
+        else:
+            await self.session.send_messages(messages)
+
+    async def _release(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            await self.session.send_messages(held)
+
+    async def _acked(self, ack_id: int, args: list) -> None:
+        callback = self._acks.pop(ack_id, None)
+        if callback is None:
+            return
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Leave the namespace (the client is told); `close` ends the whole connection."""
+        if self.id not in self.namespace.sockets:
+            return
+        await self.session.send_messages(self.session.sio.disconnect(self.namespace.name))
+        await self.namespace._remove(self, SERVER_NAMESPACE_DISCONNECT)
+        if close:
+            self.session.close()
+
+    def __repr__(self):
+        return f"<Socket {self.id} {self.namespace.name}>"
+
+
+class Namespace:
+    def __init__(self, server: "SocketServer", name: str):
+        self.server = server
+        self.name = name
+        self.sockets: dict[str, Socket] = {}
+        self.rooms: dict[str, dict[str, Socket]] = {}
+        self.handlers: dict[str, Handler] = {}
+
+    def on(self, event: str) -> Callable[[Handler], Handler]:
+        """Register a handler. Special events: `connect(socket, auth)` (may raise
+        ConnectionRefused), `disconnect(socket, reason)`."""
+
+        def register(handler: Handler) -> Handler:
+            self.handlers[event] = handler
+            return handler
+
+        return register
+
+    # --- rooms -------------------------------------------------------------------------
+
+    def enter_room(self, socket: Socket, room: str) -> None:
+        members = self.rooms.get(room)
+        if members is None:
+            members = self.rooms[room] = {}
+            self.server.broker.room_created(self.name, room)
+        members[socket.id] = socket
+        socket.rooms.add(room)
+
+    def leave_room(self, socket: Socket, room: str) -> None:
+        socket.rooms.discard(room)
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.pop(socket.id, None)
+        if not members:
+            del self.rooms[room]
+            self.server.broker.room_emptied(self.name, room)
+
+    # --- emitting ----------------------------------------------------------------------
+
+    async def emit(self, event: str, *args, room: str | None = None, skip: Socket | None = None) -> None:
+        """To every socket of the namespace, or of `room`, except `skip`."""
+        messages = socketio.encode_event(self.name, [event, *args])
+        skip_id = skip.id if skip is not None else None
+        members = self.sockets if room is None else self.rooms.get(room, {})
+        for socket in tuple(members.values()):
+            if socket.id != skip_id:
+                await socket.send(messages)
+        if room is not None:
+            await self.server.broker.publish_room(self.name, room, messages, skip_id)
+
+    async def emit_to(self, socket_id: str, event: str, *args) -> bool:
+        """To one socket by id, wherever it is connected; False when it is not."""
+        messages = socketio.encode_event(self.name, [event, *args])
+        socket = self.sockets.get(socket_id)
+        if socket is not None:
+            await socket.send(messages)
+            return True
+        return await self.server.broker.publish_socket(self.name, socket_id, messages)
+
+    async def deliver_local(self, messages: list, room: str | None, socket_id: str | None, skip_id: str | None) -> None:
+        """Messages a broker brought from another process, to this process's sockets."""
+        if socket_id is not None:
+            targets = [self.sockets[socket_id]] if socket_id in self.sockets else []
+        else:
+            targets = tuple(self.rooms.get(room, {}).values())
+        for socket in targets:
+            if socket.id != skip_id:
+                await socket.send(messages)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def _connect(self, session: Session, auth: dict) -> None:
+        socket = Socket(self, session, auth)
+        handler = self.handlers.get("connect")
+        try:
+            if handler is not None:
+                await handler(socket, auth)
+        except ConnectionRefused as refusal:
+            await session.send_messages(session.sio.refuse(self.name, refusal.message, refusal.data))
+            return
+        if session.closed:
+            return
+        session.sockets[self.name] = socket
+        self.sockets[socket.id] = socket
+        await session.send_messages(session.sio.accept(self.name, socket.id))
+        await socket._release()
+
+    async def _remove(self, socket: Socket, reason: str) -> None:
+        if self.sockets.pop(socket.id, None) is None:
+            return
+        socket.session.sockets.pop(self.name, None)
+        socket.session.sio.forget(self.name)
+        handler = self.handlers.get("disconnect")
+        try:
+            if handler is not None:
+                await handler(socket, reason)
+        finally:
+            for room in tuple(socket.rooms):
+                self.leave_room(socket, room)
+
+    async def _dispatch(self, socket: Socket, packet: socketio.Packet) -> None:
+        event, *args = packet.data
+        handler = self.handlers.get(event)
+        if handler is None or event in ("connect", "disconnect"):
+            return
+        result = await handler(socket, args)
+        if packet.id is not None and socket.connected:
+            await socket.session.send_messages(
+                socketio.encode(socketio.Packet(socketio.ACK, self.name, _ack_args(result), packet.id))
+            )
+
+
+def _ack_args(result: Any) -> list:
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+class SocketServer:
+    def __init__(self, config: ServerConfig, broker: Broker | None = None):
+        self.config = config
+        self.engine_config = EngineConfig(
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            max_payload=config.max_payload,
+        )
+        self.connect_timeout = config.connect_timeout
+        self.sessions: dict[str, Session] = {}
+        self.namespaces: dict[str, Namespace] = {}
+        self.broker = broker or LocalBroker()
+        self.broker.bind(self)
+        self.of(socketio.DEFAULT_NAMESPACE)
+
+    def of(self, name: str) -> Namespace:
+        namespace = self.namespaces.get(name)
+        if namespace is None:
+            namespace = self.namespaces[name] = Namespace(self, name)
+        return namespace
+
+    # --- sessions, for the transports --------------------------------------------------
+
+    def open_session(self, transport: Transport, handshake: Handshake) -> Session:
+        session = Session(self, transport, handshake)
+        self.sessions[session.sid] = session
+        return session
+
+    async def handle_packet(self, session: Session, packet: socketio.Packet) -> None:
+        kind = packet.type
+        if kind == socketio.EVENT:
+            socket = session.sockets[packet.namespace]
+            try:
+                await socket.namespace._dispatch(socket, packet)
+            except Exception:
+                log.exception("handler for %r failed", packet.data[0])
+        elif kind == socketio.ACK:
+            socket = session.sockets[packet.namespace]
+            try:
+                await socket._acked(packet.id, packet.data)
+            except Exception:
+                log.exception("ack callback failed")
+        elif kind == socketio.CONNECT:
+            namespace = self.namespaces.get(packet.namespace)
+            if namespace is None:
+                await session.send_messages(session.sio.refuse(packet.namespace, "Invalid namespace"))
+            elif packet.namespace in session.sockets:
+                await session.send_messages(session.sio.accept(packet.namespace, session.sockets[packet.namespace].id))
+            else:
+                await namespace._connect(session, packet.data or {})
+        elif kind == socketio.DISCONNECT:
+            socket = session.sockets.get(packet.namespace)
+            if socket is not None:
+                await socket.namespace._remove(socket, CLIENT_NAMESPACE_DISCONNECT)
+
+    async def session_closed(self, session: Session, reason: str) -> None:
+        self.sessions.pop(session.sid, None)
+        for socket in tuple(session.sockets.values()):
+            try:
+                await socket.namespace._remove(socket, reason)
+            except Exception:
+                log.exception("disconnect handler failed")
+
+    async def close_all(self) -> None:
+        """Server shutdown: every session ends, as if its client had gone."""
+        await asyncio.gather(*(s._finish(engineio.SERVER_CLOSE) for s in tuple(self.sessions.values())))

@@ -1,0 +1,237 @@
+"""The asyncio side of an Engine.IO session: timers, the waiting poll, the live WebSocket.
+
+A `Session` wraps the sans-I/O `EngineSession` and `SocketIOConnection` and hands every
+complete Socket.IO packet to its server. Consumers call in with what arrived; frames
+leave through the attached WebSocket writer or the next polling GET.
+"""
+
+import asyncio
+import logging
+import secrets
+from http.cookies import CookieError, SimpleCookie
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from signaling.protocol import engineio, socketio
+from signaling.protocol.engineio import (
+    Closed,
+    EngineSession,
+    MessageReceived,
+    ProtocolError,
+    SessionClosed,
+    Transport,
+    Upgraded,
+)
+
+if TYPE_CHECKING:
+    from signaling.server import SocketServer
+
+log = logging.getLogger("signaling.sessions")
+
+FrameWriter = Callable[[str | bytes], Awaitable[None]]
+
+
+def new_id() -> str:
+    """A 20-character URL-safe random id, as Engine.IO and Socket.IO use for sids."""
+    return secrets.token_urlsafe(15)
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the client's first request said about it, for connect handlers."""
+
+    query: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)  # lower-case names
+    client: str = ""
+
+    @property
+    def cookies(self) -> dict:
+        jar = SimpleCookie()
+        try:
+            jar.load(self.headers.get("cookie", ""))
+        except CookieError:
+            return {}
+        return {name: morsel.value for name, morsel in jar.items()}
+
+
+class Session:
+    def __init__(self, server: "SocketServer", transport: Transport, handshake: Handshake):
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self.server = server
+        self.sid = new_id()
+        self.handshake = handshake
+        self.engine = EngineSession(self.sid, server.engine_config, transport, now)
+        self.sio = socketio.SocketIOConnection(now, server.connect_timeout)
+        self.sockets: dict = {}  # namespace -> Socket
+        self._loop = loop
+        self._ws: FrameWriter | None = None
+        self._ws_close: Callable[[], Awaitable[None]] | None = None
+        self._poll_ready = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing = False
+        self._schedule_timer()
+
+    # --- transports attach ------------------------------------------------------------
+
+    def attach_websocket(self, write: FrameWriter, close: Callable[[], Awaitable[None]]) -> None:
+        self._ws, self._ws_close = write, close
+
+    def carried_by(self, write: FrameWriter) -> bool:
+        """Whether the WebSocket behind `write` is the session's transport now."""
+        return self._ws is not None and self._ws == write  # bound methods: == not `is`
+
+    @property
+    def closed(self) -> bool:
+        return self.engine.closed
+
+    # --- outgoing ----------------------------------------------------------------------
+
+    async def send_messages(self, messages: list) -> None:
+        """Engine.IO message payloads (from the Socket.IO encoder) to the client."""
+        engine = self.engine
+        if engine.closed:
+            return
+        write = self._ws
+        if write is not None and engine.transport is Transport.WEBSOCKET:
+            for message in messages:
+                for frame in engine.send_message(message):
+                    await write(frame)
+        else:
+            for message in messages:
+                engine.send_message(message)
+            self._poll_ready.set()
+
+    # --- polling -----------------------------------------------------------------------
+
+    async def poll(self) -> str:
+        """Answer a GET: wait until there is something to send, then return the payload.
+        Raises ProtocolError (bad request) or SessionClosed (unknown session)."""
+        try:
+            self.engine.start_poll()
+        except ProtocolError:
+            if self.engine.closed:
+                await self._finish(self.engine.close_reason)
+            raise
+        try:
+            while not self.engine.has_poll_data:
+                self._poll_ready.clear()
+                await self._poll_ready.wait()
+        except asyncio.CancelledError:
+            self.engine.end_poll()
+            raise
+        return self.engine.take_poll_payload()
+
+    async def receive_post(self, body: bytes) -> None:
+        try:
+            events = self.engine.receive_payload(body, self._loop.time())
+        except ProtocolError:
+            await self._finish(self.engine.close_reason)
+            raise
+        await self._handle_events(events)
+
+    # --- WebSocket ---------------------------------------------------------------------
+
+    async def receive_frame(self, frame: str | bytes) -> None:
+        """A frame on the session's active WebSocket."""
+        try:
+            events = self.engine.receive_frame(frame, self._loop.time())
+        except (ProtocolError, SessionClosed):
+            await self._finish(self.engine.close_reason or engineio.PARSE_ERROR)
+            return
+        await self._handle_events(events)
+
+    async def receive_probe_frame(self, frame: str | bytes, write: FrameWriter, close) -> bool:
+        """A frame on a WebSocket that is upgrading this polling session. Returns False
+        when the probe failed and that WebSocket must close (the session lives on)."""
+        try:
+            results = self.engine.receive_probe_frame(frame)
+        except (ProtocolError, SessionClosed):
+            self.engine.cancel_upgrade()
+            return False
+        for result in results:
+            if isinstance(result, Upgraded):
+                self.attach_websocket(write, close)
+                for buffered in result.frames:
+                    await write(buffered)
+            else:
+                await write(result)
+        # A GET that is waiting must end (with a noop) so the client can finish upgrading.
+        self._poll_ready.set()
+        return True
+
+    def websocket_gone(self, write: FrameWriter) -> None:
+        """The WebSocket behind `write` closed: if it carried the session, the session ends."""
+        if self.carried_by(write):
+            self._ws = None
+            self._loop.create_task(self._finish(engineio.CLIENT_CLOSE))
+        else:
+            self.engine.cancel_upgrade()
+
+    # --- incoming events ---------------------------------------------------------------
+
+    async def _handle_events(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, MessageReceived):
+                try:
+                    packet = self.sio.receive(event.data)
+                except ProtocolError as exc:
+                    log.info("session %s: malformed packet (%s); closing", self.sid, exc)
+                    self.engine.close(engineio.PARSE_ERROR)
+                    await self._finish(engineio.PARSE_ERROR)
+                    return
+                if packet is not None:
+                    await self.server.handle_packet(self, packet)
+                    if self.engine.closed:
+                        return
+            elif isinstance(event, Closed):
+                await self._finish(event.reason)
+                return
+
+    # --- timers ------------------------------------------------------------------------
+
+    def _schedule_timer(self) -> None:
+        deadlines = [d for d in (self.engine.deadline, self.sio.deadline) if d is not None]
+        if deadlines:
+            self._timer = self._loop.call_at(min(deadlines), self._on_timer)
+
+    def _on_timer(self) -> None:
+        now = self._loop.time()
+        if self.sio.connect_timed_out(now):
+            log.info("session %s: no Socket.IO CONNECT in time; closing", self.sid)
+            self.close()
+            return
+        results = self.engine.on_timer(now)
+        if self.engine.closed:
+            self._loop.create_task(self._finish(self.engine.close_reason))
+            return
+        if results and self._ws is not None:
+            self._loop.create_task(self._write_all(results))
+        elif self.engine.has_poll_data:
+            self._poll_ready.set()
+        self._schedule_timer()
+
+    async def _write_all(self, frames: list) -> None:
+        for frame in frames:
+            await self._ws(frame)
+
+    # --- close -------------------------------------------------------------------------
+
+    def close(self, reason: str = engineio.SERVER_CLOSE) -> None:
+        """Close from the server side (the client is told), then clean up."""
+        self.engine.close(reason)
+        self._loop.create_task(self._finish(reason))
+
+    async def _finish(self, reason: str | None) -> None:
+        """Runs once, however the session ended: tell the server, free the transports."""
+        if self._closing:
+            return
+        self._closing = True
+        self.engine.close(reason or engineio.SERVER_CLOSE)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._poll_ready.set()
+        ws_close, self._ws, self._ws_close = self._ws_close, None, None
+        if ws_close is not None:
+            await ws_close()
+        await self.server.session_closed(self, reason or engineio.SERVER_CLOSE)
