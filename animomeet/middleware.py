@@ -1,12 +1,81 @@
-"""Placeholder; the REST work fills these in."""
+"""Request logging with request ids, and JSON answers instead of unhandled exceptions."""
+
+import logging
+import re
+import time
+import uuid
+
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404
+from django.utils.deprecation import MiddlewareMixin
+
+from animomeet.http import client_address, server_error
+
+log = logging.getLogger("animomeet.request")
+
+# A request id from a proxy is echoed only when it cannot garble a log line.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Query parameters whose values never reach the log.
+SECRET_PARAMETER = re.compile(r"token|pass|secret|auth|key|sid|code", re.IGNORECASE)
 
 
-class RequestLogMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
+def request_id(request) -> str:
+    return getattr(request, "request_id", "-")
 
 
-JsonErrorMiddleware = RequestLogMiddleware
+def _redacted_query(query) -> str:
+    return "&".join(
+        f"{name}={'***' if SECRET_PARAMETER.search(name) else value}"
+        for name, values in query.lists()
+        for value in values
+    )
+
+
+class RequestLogMiddleware(MiddlewareMixin):
+    """One line per request: method, path (never the query), status, duration, request
+    id. In development a debug line adds the client, agent and a redacted query."""
+
+    def process_request(self, request):
+        supplied = request.headers.get("X-Request-ID", "")
+        request.request_id = supplied if REQUEST_ID_PATTERN.fullmatch(supplied) else uuid.uuid4().hex
+        request.started_at = time.monotonic()
+
+    def process_response(self, request, response):
+        response["X-Request-ID"] = request_id(request)
+        started_at = getattr(request, "started_at", time.monotonic())
+        duration_ms = (time.monotonic() - started_at) * 1000
+        log.info(
+            "%s %s %s %.1fms id=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            request_id(request),
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "id=%s client=%s agent=%r query=%s",
+                request_id(request),
+                client_address(request),
+                request.headers.get("User-Agent", ""),
+                _redacted_query(request.GET),
+            )
+        return response
+
+
+class JsonErrorMiddleware(MiddlewareMixin):
+    """A view's unexpected exception becomes a bare JSON 500; the traceback goes to the
+    log under the request id. Django's own HTTP exceptions keep their usual answers."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (Http404, PermissionDenied, SuspiciousOperation, BadRequest)):
+            return None
+        log.error(
+            "unhandled %s in %s %s id=%s",
+            type(exception).__name__,
+            request.method,
+            request.path,
+            request_id(request),
+            exc_info=exception,
+        )
+        return server_error(request)

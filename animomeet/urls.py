@@ -1,6 +1,7 @@
-from django.contrib import admin
 from django.http import HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from animomeet.http import api_not_found
 
 
 def home(request):
@@ -9,5 +10,9 @@ def home(request):
 
 urlpatterns = [
     path("", home),
-    path("admin/", admin.site.urls),
+    path("api/v1/users/", include("accounts.urls")),
+    # Anything else under /api/ answers JSON too, whatever DEBUG says.
+    re_path(r"^api/", api_not_found),
 ]
+
+handler500 = "animomeet.http.server_error"

@@ -1,0 +1,142 @@
+"""Accounts: registration, password checks, login sessions (tokens) and their clean-up."""
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+import bcrypt
+from django.conf import settings
+from mongoengine.errors import NotUniqueError
+
+from accounts import throttle
+from accounts.documents import User
+from animomeet.clock import utcnow
+
+NAME_MAX_LENGTH = 100
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,50}")
+USERNAME_MAX_LENGTH = 50
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+# What login hands out: 20 random bytes as hex, as the Node backend did.
+TOKEN_PATTERN = re.compile(r"[0-9a-f]{40}")
+# bcrypt reads at most 72 bytes. Node's bcrypt drops the rest silently; the Python one
+# refuses longer input, so cut it the same way to verify passwords hashed by Node.
+BCRYPT_MAX_BYTES = 72
+
+
+class UsernameTaken(Exception):
+    pass
+
+
+class UnknownUser(Exception):
+    pass
+
+
+class WrongPassword(Exception):
+    pass
+
+
+class LoginThrottled(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def _password_bytes(password: str) -> bytes:
+    return password.encode()[:BCRYPT_MAX_BYTES]
+
+
+def hash_password(password: str) -> str:
+    salt = bcrypt.gensalt(rounds=settings.BCRYPT_ROUNDS, prefix=b"2b")
+    return bcrypt.hashpw(_password_bytes(password), salt).decode()
+
+
+def password_matches(password: str, hashed: str | None) -> bool:
+    """Checks against $2b$ and $2a$ hashes alike; a missing or damaged hash never matches."""
+    try:
+        return bcrypt.checkpw(_password_bytes(password), (hashed or "").encode())
+    except ValueError:
+        return False
+
+
+def register(name: str, username: str, password: str) -> User:
+    # The unique index is the real guard; asking first spares a bcrypt round on a taken name.
+    if User.objects(username=username).only("id").first() is not None:
+        raise UsernameTaken(username)
+    user = User(name=name, username=username, password=hash_password(password))
+    try:
+        return user.save(force_insert=True)
+    except NotUniqueError:
+        raise UsernameTaken(username) from None
+
+
+def login(username: str, password: str, address: str) -> tuple[User, str]:
+    """The user and a new token, unless the address or the username has failed too
+    often lately (LoginThrottled), the user does not exist or the password is wrong."""
+    retry_after = throttle.seconds_blocked(address, username)
+    if retry_after:
+        raise LoginThrottled(retry_after)
+    user = User.objects(username=username).first()
+    if user is None:
+        throttle.record_failure(address, username)
+        raise UnknownUser(username)
+    if not password_matches(password, user.password):
+        throttle.record_failure(address, username)
+        raise WrongPassword(username)
+    throttle.clear_username(username)
+    return user, issue_token(user)
+
+
+def token_digest(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def issue_token(user: User) -> str:
+    """A new session token; only its digest is stored, and only the newest
+    AUTH_TOKENS_PER_USER sessions of a user are kept."""
+    raw_token = secrets.token_hex(20)
+    now = utcnow()
+    session = {
+        "digest": token_digest(raw_token),
+        "expiresAt": now + timedelta(seconds=settings.AUTH_TOKEN_TTL_SECONDS),
+        "createdAt": now,
+    }
+    User.objects(id=user.id).update_one(
+        __raw__={"$push": {"tokens": {"$each": [session], "$slice": -settings.AUTH_TOKENS_PER_USER}}}
+    )
+    return raw_token
+
+
+def user_for_token(raw_token: str) -> User | None:
+    """The user holding this unexpired token, else None. Safe to call from any thread."""
+    if not isinstance(raw_token, str) or not TOKEN_PATTERN.fullmatch(raw_token):
+        return None
+    live_session = {"$elemMatch": {"digest": token_digest(raw_token), "expiresAt": {"$gt": utcnow()}}}
+    return User.objects(__raw__={"tokens": live_session}).first()
+
+
+def revoke_token(raw_token: str) -> None:
+    digest = token_digest(raw_token)
+    User.objects(__raw__={"tokens.digest": digest}).update_one(
+        __raw__={"$pull": {"tokens": {"digest": digest}}}
+    )
+
+
+def active_session_count(user: User) -> int:
+    now = utcnow()
+    return sum(1 for session in user.tokens if session.expiresAt > now)
+
+
+def remove_expired_tokens() -> int:
+    """Drops every expired session in one update; returns how many users had some."""
+    expired = {"$lte": utcnow()}
+    return User.objects(__raw__={"tokens.expiresAt": expired}).update(
+        __raw__={"$pull": {"tokens": {"expiresAt": expired}}}
+    )
+
+
+def remove_legacy_tokens() -> int:
+    """Drops the clear-text `token` that the Node backend stored (it never expired and no
+    longer authenticates anyone); returns how many users had one."""
+    return User.objects(__raw__={"token": {"$exists": True}}).update(__raw__={"$unset": {"token": ""}})

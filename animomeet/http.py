@@ -1,0 +1,122 @@
+"""JSON API plumbing shared by the REST views: errors as {"message": ...}, allowed methods,
+body parsing, field checks and the client's address."""
+
+import json
+import re
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+
+def message_response(status: int, message: str, headers: dict | None = None) -> JsonResponse:
+    return JsonResponse({"message": message}, status=status, headers=headers)
+
+
+class ApiError(Exception):
+    """Ends a REST view with `{"message": ...}` and this status (see `api_view`)."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+    def response(self) -> JsonResponse:
+        return message_response(self.status, self.message, self.headers)
+
+
+def api_view(*methods: str):
+    """Declares a REST view: other methods get a JSON 405, a raised ApiError becomes its
+    JSON answer. Django's token CSRF is off: the API takes JSON only, and requests that
+    a browser authenticates by itself (the cookie) pass the Origin check of
+    `accounts.auth.auth_required` instead (docs/rest.md explains why)."""
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+    allow_header = ", ".join(sorted(allowed))
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in allowed:
+                return message_response(
+                    405, f"Method {request.method} not allowed", {"Allow": allow_header}
+                )
+            try:
+                return view(request, *args, **kwargs)
+            except ApiError as error:
+                return error.response()
+
+        return csrf_exempt(wrapper)
+
+    return decorate
+
+
+def json_object(request) -> dict:
+    """The request body as a JSON object, or ApiError 400 / 413."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        limit_kb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+        raise ApiError(413, f"Request body is larger than {limit_kb} KB") from None
+    # Demanding the JSON type also keeps cross-site HTML forms out: a browser sends
+    # application/json cross-site only after a CORS preflight, which foreign origins fail.
+    if request.content_type != "application/json":
+        raise ApiError(400, "Request body must be JSON (Content-Type: application/json)")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return body
+
+
+def string_field(
+    source,
+    name: str,
+    *,
+    max_length: int,
+    min_length: int = 1,
+    pattern: re.Pattern | None = None,
+    pattern_hint: str = "",
+) -> str:
+    """`source[name]` (a JSON object or a QueryDict) checked to be a non-blank string of
+    `min_length`..`max_length` characters matching `pattern`, or ApiError 400."""
+    value = source.get(name)
+    if value is None:
+        raise ApiError(400, f"{name} is required")
+    if not isinstance(value, str):
+        raise ApiError(400, f"{name} must be a string")
+    if not value.strip():
+        raise ApiError(400, f"{name} must not be empty")
+    if len(value) < min_length:
+        raise ApiError(400, f"{name} must be at least {min_length} characters long")
+    if len(value) > max_length:
+        raise ApiError(400, f"{name} must be at most {max_length} characters long")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise ApiError(400, f"{name} {pattern_hint}")
+    return value
+
+
+def client_address(request) -> str:
+    """The caller's IP: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the
+    X-Forwarded-For entry that the outermost trusted proxy appended (entries left of it
+    are whatever the client sent, so they are not believed)."""
+    hops = settings.TRUSTED_PROXY_COUNT
+    remote = request.META.get("REMOTE_ADDR", "")
+    if hops <= 0:
+        return remote
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    return forwarded[-hops] if len(forwarded) >= hops else remote
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    return message_response(404, "Not found")
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: no exception text ever reaches the client."""
+    return message_response(500, "Internal server error")

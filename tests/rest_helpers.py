@@ -1,0 +1,66 @@
+"""Helpers and fixtures for the REST tests (fixtures are imported by the test modules)."""
+
+import sys
+import types
+import uuid
+
+import pytest
+from django.test import Client
+
+PASSWORD = "correct horse battery"
+
+
+def _use_a_fresh_cache(settings):
+    # A cache of the test's own: login counters never leak between tests (nor into a
+    # shared Redis).
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+
+
+@pytest.fixture
+def fresh_cache(settings):
+    _use_a_fresh_cache(settings)
+
+
+@pytest.fixture
+def rest_settings(settings):
+    """A fresh cache, and cheap bcrypt (the real cost is checked in test_accounts_passwords)."""
+    _use_a_fresh_cache(settings)
+    settings.BCRYPT_ROUNDS = 4
+    return settings
+
+
+@pytest.fixture
+def announcements(monkeypatch):
+    """Stands in for signaling.notify; lists the (code, meeting) pairs announced."""
+    announced = []
+    module = types.ModuleType("signaling.notify")
+    module.meeting_changed = lambda code, meeting: announced.append((code, meeting))
+    monkeypatch.setitem(sys.modules, "signaling.notify", module)
+    return announced
+
+
+def post_json(client, url, body, **kwargs):
+    return client.post(url, body, content_type="application/json", **kwargs)
+
+
+def signup(client, username="alice", name="Alice", password=PASSWORD):
+    return post_json(client, "/api/v1/users/signup", {"name": name, "username": username, "password": password})
+
+
+def login(client, username="alice", password=PASSWORD, **kwargs):
+    return post_json(client, "/api/v1/users/login", {"username": username, "password": password}, **kwargs)
+
+
+def signed_up_token(username="alice") -> str:
+    """Signs a user up and logs in from a client of its own, so no cookie leaks."""
+    client = Client()
+    assert signup(client, username=username).status_code == 201
+    response = login(client, username=username)
+    assert response.status_code == 200
+    return response.json()["token"]
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
