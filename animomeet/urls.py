@@ -11,6 +11,7 @@ def home(request):
 urlpatterns = [
     path("", home),
     path("api/v1/users/", include("accounts.urls")),
+    path("api/v1/meeting/", include("meetings.urls")),
     # Anything else under /api/ answers JSON too, whatever DEBUG says.
     re_path(r"^api/", api_not_found),
 ]

@@ -1,0 +1,160 @@
+"""Meetings: creation, look-ups, host changes and clean-up of idle meetings."""
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+
+from mongoengine.errors import NotUniqueError
+from mongoengine.queryset.visitor import Q
+
+from accounts.documents import User
+from animomeet.clock import utcnow
+from meetings.documents import HostControls, Meeting
+
+log = logging.getLogger(__name__)
+
+MEETING_CODE_PATTERN = re.compile(r"[a-z0-9-]{3,64}")
+HOST_CONTROL_FIELDS = ("audioAllowed", "videoAllowed", "screenShareAllowed", "hostPermissionRequired")
+
+
+class MeetingCodeTaken(Exception):
+    pass
+
+
+class MeetingNotFound(Exception):
+    pass
+
+
+class NotHost(Exception):
+    pass
+
+
+class InvalidCoHosts(Exception):
+    """The co-host list cannot be changed this way; the message says why."""
+
+
+def normalize_meeting_code(raw: str) -> str | None:
+    """The stored form of a meeting code, or None when it cannot be one. Codes are
+    case-insensitive: the web client makes lowercase ones and people retype them."""
+    code = raw.lower()
+    return code if MEETING_CODE_PATTERN.fullmatch(code) else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """JavaScript's Date.toISOString() form, as the Node backend's JSON had."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def meeting_json(meeting: Meeting) -> dict:
+    controls = meeting.hostControls or HostControls()
+    return {
+        "meetingCode": meeting.meetingCode,
+        "hostUsername": meeting.hostUsername,
+        "coHostUsernames": list(meeting.coHostUsernames or []),
+        "hostControls": {field: bool(getattr(controls, field)) for field in HOST_CONTROL_FIELDS},
+        "date": _iso(meeting.date),
+        "lastActive": _iso(meeting.lastActive),
+    }
+
+
+def create_meeting(code: str, host_username: str) -> Meeting:
+    try:
+        return Meeting(meetingCode=code, hostUsername=host_username).save(force_insert=True)
+    except NotUniqueError:
+        raise MeetingCodeTaken(code) from None
+
+
+def find_meeting(code: str) -> Meeting | None:
+    return Meeting.objects(meetingCode=code).first()
+
+
+def is_host(code: str, username: str) -> bool:
+    return Meeting.objects(meetingCode=code, hostUsername=username).only("id").first() is not None
+
+
+def meeting_codes_for(username: str) -> list[str]:
+    """Codes of the meetings this user hosts or co-hosts, newest first."""
+    meetings = Meeting.objects(Q(hostUsername=username) | Q(coHostUsernames=username))
+    return list(meetings.order_by("-date").scalar("meetingCode"))
+
+
+def update_meeting(
+    code: str,
+    acting_username: str,
+    host_controls: dict[str, bool],
+    add_co_hosts: list[str],
+    remove_co_hosts: list[str],
+) -> Meeting:
+    """Applies the host's changes and tells the meeting's live participants."""
+    meeting = find_meeting(code)
+    if meeting is None:
+        raise MeetingNotFound(code)
+    if meeting.hostUsername != acting_username:
+        raise NotHost(code)
+    if set(add_co_hosts) & set(remove_co_hosts):
+        raise InvalidCoHosts("A user cannot be both added and removed as co-host")
+    if meeting.hostUsername in add_co_hosts:
+        raise InvalidCoHosts("The host cannot be a co-host")
+    known = set(User.objects(username__in=add_co_hosts).scalar("username"))
+    unknown = sorted(set(add_co_hosts) - known)
+    if unknown:
+        raise InvalidCoHosts("No such user: " + ", ".join(unknown))
+
+    changes = {f"set__hostControls__{field}": value for field, value in host_controls.items()}
+    if add_co_hosts:
+        changes["add_to_set__coHostUsernames"] = add_co_hosts
+    # MongoDB refuses $addToSet and $pullAll on one field in one update, hence two.
+    updated = Meeting.objects(id=meeting.id).modify(new=True, set__lastActive=utcnow(), **changes)
+    if updated is not None and remove_co_hosts:
+        updated = Meeting.objects(id=meeting.id).modify(new=True, pull_all__coHostUsernames=remove_co_hosts)
+    if updated is None:  # ended while we were changing it
+        raise MeetingNotFound(code)
+    announce_change(updated)
+    return updated
+
+
+def toggle_host_control(meeting_id, field: str) -> Meeting | None:
+    """Flips one host control; None when the meeting is gone. The update names the value
+    it read, so a concurrent flip is never undone."""
+    while True:
+        meeting = Meeting.objects(id=meeting_id).first()
+        if meeting is None:
+            return None
+        current = bool(getattr(meeting.hostControls or HostControls(), field))
+        # A control never written reads as its default, True: "$ne: false" matches it too.
+        unchanged = {f"hostControls.{field}": {"$ne": False} if current else False}
+        flipped = Meeting.objects(id=meeting_id, __raw__=unchanged).modify(
+            new=True, **{f"set__hostControls__{field}": not current}
+        )
+        if flipped is not None:
+            announce_change(flipped)
+            return flipped
+
+
+def announce_change(meeting: Meeting) -> None:
+    """Pushes the meeting's new state to its live participants. The change is already
+    stored, so a failure here is logged rather than reported to whoever made it."""
+    from signaling.notify import meeting_changed  # signaling depends on this app: import late
+
+    try:
+        meeting_changed(meeting.meetingCode, meeting_json(meeting))
+    except Exception:
+        log.exception("could not announce the change of meeting %s", meeting.meetingCode)
+
+
+def delete_meetings(meeting_ids: list) -> int:
+    return Meeting.objects(id__in=meeting_ids).delete()
+
+
+def idle_meetings(older_than: timedelta):
+    return Meeting.objects(lastActive__lt=utcnow() - older_than)
+
+
+def delete_idle_meetings(older_than: timedelta) -> int:
+    """One delete_many on lastActive, so that a meeting becoming active meanwhile stays."""
+    return idle_meetings(older_than).delete()

@@ -1,0 +1,116 @@
+"""REST views of /api/v1/meeting: check the input, call meetings.services, shape the answer."""
+
+from django.http import JsonResponse
+
+from accounts.auth import auth_required
+from accounts.services import USERNAME_MAX_LENGTH
+from animomeet.http import ApiError, api_view, json_object, message_response, string_field
+from meetings import services
+
+CODE_HINT = "must be 3 to 64 characters of letters, digits and '-'"
+# A meeting's co-host list changes a few names at a time; this bounds one request's work.
+MAX_CO_HOSTS_PER_CHANGE = 50
+CHANGE_FIELDS = {"hostControls", "addCoHosts", "removeCoHosts"}
+
+
+def _meeting_code(raw: str) -> str:
+    code = services.normalize_meeting_code(raw)
+    if code is None:
+        raise ApiError(400, f"Meeting code {CODE_HINT}")
+    return code
+
+
+def _create(request, raw_code: str, taken_status: int):
+    code = _meeting_code(raw_code)
+    try:
+        services.create_meeting(code, request.user_doc.username)
+    except services.MeetingCodeTaken:
+        raise ApiError(taken_status, "A meeting with this code already exists. Try generating new code") from None
+    return message_response(200, f"new meeting created successfully, code: {code}")
+
+
+@api_view("GET")
+@auth_required
+def check_code(request, code):
+    # 302 without a Location header, as the Node backend answered a taken code here.
+    return _create(request, code, taken_status=302)
+
+
+@api_view("POST")
+@auth_required
+def create_meet(request, code):
+    return _create(request, code, taken_status=409)
+
+
+@api_view("GET")
+def check_meet(request, code):
+    meeting = services.find_meeting(_meeting_code(code))
+    if meeting is None:
+        raise ApiError(404, "No such meeting found")
+    return JsonResponse({"message": "Meeting found", "exists": True, "meeting": services.meeting_json(meeting)})
+
+
+@api_view("GET")
+def check_host(request):
+    username = string_field(request.GET, "username", max_length=USERNAME_MAX_LENGTH)
+    code = _meeting_code(string_field(request.GET, "meetingCode", max_length=64))
+    if services.is_host(code, username):
+        return message_response(200, f"{username} is host of this meeting")
+    return message_response(403, f"{username} is not the host of this meeting")
+
+
+@api_view("GET")
+@auth_required
+def prev_meets(request, username):
+    if username != request.user_doc.username:
+        raise ApiError(403, "You can only list your own meetings")
+    return JsonResponse(services.meeting_codes_for(username), safe=False)
+
+
+def _host_controls(value) -> dict[str, bool]:
+    if not isinstance(value, dict):
+        raise ApiError(400, "hostControls must be an object")
+    for field, flag in value.items():
+        if field not in services.HOST_CONTROL_FIELDS:
+            raise ApiError(400, f"hostControls.{field} is not a host control")
+        if not isinstance(flag, bool):
+            raise ApiError(400, f"hostControls.{field} must be true or false")
+    return value
+
+
+def _usernames(name: str, value) -> list[str]:
+    if not isinstance(value, list):
+        raise ApiError(400, f"{name} must be a list of usernames")
+    if len(value) > MAX_CO_HOSTS_PER_CHANGE:
+        raise ApiError(400, f"{name} may name at most {MAX_CO_HOSTS_PER_CHANGE} users")
+    for username in value:
+        if not isinstance(username, str) or not username or len(username) > USERNAME_MAX_LENGTH:
+            raise ApiError(400, f"{name} must hold usernames of 1 to {USERNAME_MAX_LENGTH} characters")
+    return value
+
+
+@api_view("PATCH")
+@auth_required
+def change_meeting(request, code):
+    code = _meeting_code(code)
+    body = json_object(request)
+    unknown = sorted(set(body) - CHANGE_FIELDS)
+    if unknown:
+        raise ApiError(400, f"Unknown field: {unknown[0]}")
+    if not body:
+        raise ApiError(400, "Nothing to change: give hostControls, addCoHosts or removeCoHosts")
+    try:
+        meeting = services.update_meeting(
+            code,
+            request.user_doc.username,
+            host_controls=_host_controls(body.get("hostControls", {})),
+            add_co_hosts=_usernames("addCoHosts", body.get("addCoHosts", [])),
+            remove_co_hosts=_usernames("removeCoHosts", body.get("removeCoHosts", [])),
+        )
+    except services.MeetingNotFound:
+        raise ApiError(404, "No such meeting found") from None
+    except services.NotHost:
+        raise ApiError(403, "Only the host can change this meeting") from None
+    except services.InvalidCoHosts as refusal:
+        raise ApiError(400, str(refusal)) from None
+    return JsonResponse({"message": "Meeting updated", "meeting": services.meeting_json(meeting)})
