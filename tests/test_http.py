@@ -1,0 +1,172 @@
+"""HTTP behaviour around the views: JSON 404/405/500, request ids and logs, CORS, and the
+whole stack under a real daphne process."""
+
+import logging
+import uuid
+
+import pytest
+import redis
+import requests
+from django.test import Client
+
+from meetings import services as meeting_services
+from tests.rest_helpers import PASSWORD, bearer, login, rest_settings, signed_up_token, signup  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("rest_settings")
+
+FRONTEND = "http://localhost:5173"
+
+
+@pytest.fixture
+def client():
+    return Client()
+
+
+def test_home_answers_i_am_home(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert response.content == b"I am home"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_unknown_api_paths_answer_json_404(client, method):
+    response = client.generic(method, "/api/v1/nothing/here")
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found"}
+
+
+def test_a_wrong_method_answers_json_405_with_allow(client):
+    response = client.get("/api/v1/users/login")
+
+    assert response.status_code == 405
+    assert response.json() == {"message": "Method GET not allowed"}
+    assert response["Allow"] == "POST"
+
+
+def test_an_unexpected_error_is_a_bare_json_500_logged_with_its_request_id(client, monkeypatch, caplog):
+    def broken(code):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(meeting_services, "find_meeting", broken)
+
+    with caplog.at_level(logging.ERROR, logger="animomeet.request"):
+        response = client.get("/api/v1/meeting/check-meet/abc-defg-hij", headers={"X-Request-ID": "req-42"})
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error"}
+    assert b"hunter2" not in response.content
+    assert response["X-Request-ID"] == "req-42"
+    [record] = [r for r in caplog.records if r.name == "animomeet.request"]
+    assert "id=req-42" in record.getMessage()
+    assert "hunter2" in str(record.exc_info[1])
+
+
+def test_a_request_id_is_made_when_none_or_a_garbled_one_is_given(client):
+    plain = client.get("/")
+    garbled = client.get("/", headers={"X-Request-ID": "a b\nforged log line"})
+
+    assert len(plain["X-Request-ID"]) == 32
+    assert garbled["X-Request-ID"] != "a b\nforged log line" and len(garbled["X-Request-ID"]) == 32
+
+
+def test_one_log_line_per_request_and_no_secrets_in_the_log(client, caplog):
+    signup(client)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="animomeet.request"):
+        token = login(client, headers={"X-Request-ID": "login-1"}).json()["token"]
+        client.get(f"/api/v1/users/verify-user?token={token}&password={PASSWORD}&view=full", headers=bearer(token))
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "animomeet.request"]
+    info = [r.getMessage() for r in caplog.records if r.name == "animomeet.request" and r.levelno == logging.INFO]
+    assert info[0].startswith("POST /api/v1/users/login 200 ") and info[0].endswith("id=login-1")
+    assert info[1].startswith("GET /api/v1/users/verify-user 200 ")
+    assert len(info) == 2
+    assert any("view=full" in line for line in lines)  # the debug detail is there...
+    assert not any(token in line or PASSWORD in line for line in lines)  # ...without the secrets
+
+
+def test_cors_preflight_from_the_frontend_is_allowed_with_credentials(client):
+    response = client.options(
+        "/api/v1/users/login",
+        headers={"Origin": FRONTEND, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"},
+    )
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == FRONTEND
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    assert "content-type" in response["Access-Control-Allow-Headers"]
+
+
+def test_cors_preflight_from_another_origin_gets_no_allow_headers(client):
+    response = client.options(
+        "/api/v1/users/login",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+
+    assert "Access-Control-Allow-Origin" not in response
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_a_cross_origin_response_to_the_frontend_carries_cors_headers(client):
+    response = client.get("/api/v1/meeting/check-meet/abc-defg-hij", headers={"Origin": FRONTEND})
+
+    assert response.status_code == 404
+    assert response["Access-Control-Allow-Origin"] == FRONTEND
+
+
+# --- a real daphne process ----------------------------------------------------------------
+
+
+def test_the_rest_api_under_daphne(live_server_url):
+    api = live_server_url + "/api/v1"
+    browser = requests.Session()
+    user = {"name": "Dana", "username": "dana", "password": PASSWORD}
+
+    assert requests.post(f"{api}/users/signup", json=user, timeout=5).status_code == 201
+    logged_in = browser.post(f"{api}/users/login", json={"username": "dana", "password": PASSWORD}, timeout=5)
+    assert logged_in.status_code == 200
+    token = logged_in.json()["token"]
+    assert "token" in browser.cookies
+
+    # The cookie alone authenticates, as the web client does it.
+    assert browser.get(f"{api}/users/verify-user", timeout=5).json()["token"] == token
+    created = browser.post(f"{api}/meeting/create-meet/abc-defg-hij", headers={"Origin": FRONTEND}, timeout=5)
+    assert created.status_code == 200
+    taken = requests.get(f"{api}/meeting/check-code/abc-defg-hij", headers=bearer(token),
+                         allow_redirects=False, timeout=5)
+    assert taken.status_code == 302 and "Location" not in taken.headers
+    found = requests.get(f"{api}/meeting/check-meet/abc-defg-hij", timeout=5).json()
+    assert found["meeting"]["hostUsername"] == "dana"
+    assert requests.post(f"{api}/users/signup", data=b"x" * (41 * 1024),
+                         headers={"Content-Type": "application/json"}, timeout=5).status_code == 413
+    assert browser.post(f"{api}/users/logout", headers={"Origin": FRONTEND}, timeout=5).status_code == 200
+    assert requests.get(f"{api}/users/verify-user", headers=bearer(token), timeout=5).status_code == 401
+
+
+@pytest.mark.redis
+def test_login_failures_count_across_server_processes_sharing_redis(start_server):
+    redis_url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(redis_url).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    settings = {"REDIS_URL": redis_url, "LOGIN_MAX_FAILURES": 2, "LOGIN_FAILURE_WINDOW_SECONDS": 30,
+                "TRUSTED_PROXY_COUNT": 1}
+    first, second = start_server(**settings), start_server(**settings)
+    username = f"user{uuid.uuid4().hex[:10]}"
+    # An address of this run's own, through the trusted proxy header.
+    address = {"X-Forwarded-For": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"}
+    credentials = {"username": username, "password": "wrong password"}
+
+    for server in (first, second):
+        assert requests.post(f"{server.url}/api/v1/users/login", json=credentials, headers=address,
+                             timeout=5).status_code == 404
+    refused = requests.post(f"{first.url}/api/v1/users/login", json=credentials,
+                            headers={"X-Forwarded-For": "192.0.2.99"}, timeout=5)
+
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) <= 30
