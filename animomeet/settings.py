@@ -163,6 +163,10 @@ SIGNALING = {
     "ALLOWED_ORIGINS": FRONTEND_ORIGINS,
     "ALLOW_UNKNOWN_ROOMS": env_bool("SIGNALING_ALLOW_UNKNOWN_ROOMS", False),
     "WAITING_ROOM": env_bool("SIGNALING_WAITING_ROOM", False),
+    "WAITING_TIMEOUT_S": env_int("SIGNALING_WAITING_TIMEOUT_S", 120),
+    # Per socket: events a second on average, and the burst allowed above that.
+    "EVENT_RATE": env_int("SIGNALING_EVENT_RATE", 500),
+    "EVENT_BURST": env_int("SIGNALING_EVENT_BURST", 1000),
 }
 
 # --- Logging --------------------------------------------------------------------------

@@ -76,9 +76,9 @@ def decode_payload(payload: str) -> list[Packet]:
     return packets
 
 
-def _frame_size_exceeds(frame: str | bytes, limit: int) -> bool:
-    """Whether a frame is over `limit` bytes, without encoding the common small text frame
-    (a character is 1 to 4 bytes in UTF-8)."""
+def exceeds_bytes(frame: str | bytes, limit: int) -> bool:
+    """Whether data is over `limit` bytes, without encoding the common small string (a
+    character is 1 to 4 bytes in UTF-8)."""
     if len(frame) > limit:
         return True
     if isinstance(frame, bytes) or len(frame) * 4 <= limit:
@@ -243,7 +243,7 @@ class EngineSession:
         if self.state is State.CLOSED:
             raise SessionClosed(self.sid)
         try:
-            if _frame_size_exceeds(frame, self.config.max_payload):
+            if exceeds_bytes(frame, self.config.max_payload):
                 raise PayloadTooLarge("WebSocket message")
             packet = decode_frame(frame)
         except ProtocolError:

@@ -1,0 +1,39 @@
+"""What a live call needs from the database, asked from a worker thread (the MongoDB
+driver blocks), so that one slow query never stalls the event loop."""
+
+import asyncio
+from dataclasses import dataclass
+
+from accounts.services import user_for_token, username_exists
+from meetings.services import meeting_json, touch_meeting
+from signaling.meeting.state import MeetingInfo
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    name: str
+
+
+class Directory:
+    """Accounts and meetings, through their apps' services."""
+
+    async def identify(self, token: str) -> Account | None:
+        return await asyncio.to_thread(_identify, token)
+
+    async def open_meeting(self, code: str) -> MeetingInfo | None:
+        """The meeting behind a room, its `lastActive` refreshed; None if there is none."""
+        return await asyncio.to_thread(_open_meeting, code)
+
+    async def username_registered(self, username: str) -> bool:
+        return await asyncio.to_thread(username_exists, username)
+
+
+def _identify(token: str) -> Account | None:
+    user = user_for_token(token)
+    return Account(user.username, user.name) if user is not None else None
+
+
+def _open_meeting(code: str) -> MeetingInfo | None:
+    meeting = touch_meeting(code)
+    return MeetingInfo.from_dict(meeting_json(meeting)) if meeting is not None else None
