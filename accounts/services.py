@@ -123,6 +123,11 @@ def revoke_token(raw_token: str) -> None:
     )
 
 
+def end_all_sessions(user_ids: list) -> int:
+    """Logs these users out everywhere; returns how many there were."""
+    return User.objects(id__in=user_ids).update(set__tokens=[])
+
+
 def active_session_count(user: User) -> int:
     now = utcnow()
     return sum(1 for session in user.tokens if session.expiresAt > now)
@@ -140,3 +145,7 @@ def remove_legacy_tokens() -> int:
     """Drops the clear-text `token` that the Node backend stored (it never expired and no
     longer authenticates anyone); returns how many users had one."""
     return User.objects(__raw__={"token": {"$exists": True}}).update(__raw__={"$unset": {"token": ""}})
+
+
+def username_exists(username: str) -> bool:
+    return User.objects(username=username).only("id").first() is not None

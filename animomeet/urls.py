@@ -1,6 +1,7 @@
 from django.http import HttpResponse
 from django.urls import include, path, re_path
 
+from animomeet.admin_site import site as admin_site
 from animomeet.http import api_not_found
 
 
@@ -10,6 +11,7 @@ def home(request):
 
 urlpatterns = [
     path("", home),
+    path("admin/", admin_site.urls),
     path("api/v1/users/", include("accounts.urls")),
     path("api/v1/meeting/", include("meetings.urls")),
     # Anything else under /api/ answers JSON too, whatever DEBUG says.
