@@ -1,0 +1,48 @@
+"""Deletes meetings idle for longer than a limit (by default MEETING_TTL_SECONDS).
+
+MongoDB's TTL index removes them too, but only about once a minute and only with the
+index's fixed limit; this command is for a shorter limit and for reporting. It is one
+delete_many on lastActive, so running it from cron beside the server is safe.
+"""
+
+import argparse
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from meetings import services
+
+DURATION_PATTERN = re.compile(r"(\d+)([dhms]?)")
+SECONDS_PER_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+
+
+def duration(text: str) -> timedelta:
+    """`7d`, `12h`, `30m`, `45s` or a number of seconds."""
+    match = DURATION_PATTERN.fullmatch(text.strip().lower())
+    if match is None or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration such as 7d, 12h, 30m or 3600")
+    return timedelta(seconds=int(match.group(1)) * SECONDS_PER_UNIT[match.group(2)])
+
+
+class Command(BaseCommand):
+    help = "Delete meetings whose last activity is older than the meeting TTL (or --older-than)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than",
+            type=duration,
+            default=None,
+            help="idle time after which a meeting goes: 7d, 12h, 30m or seconds (default: MEETING_TTL_SECONDS)",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+
+    def handle(self, *args, older_than=None, dry_run=False, **options):
+        older_than = older_than or timedelta(seconds=settings.MEETING_TTL_SECONDS)
+        if dry_run:
+            count = services.idle_meetings(older_than).count()
+            self.stdout.write(f"Dry run: would delete {count} meeting(s) idle for more than {older_than}.")
+        else:
+            count = services.delete_idle_meetings(older_than)
+            self.stdout.write(f"Deleted {count} meeting(s) idle for more than {older_than}.")
