@@ -54,7 +54,7 @@ class RequestLogMiddleware(MiddlewareMixin):
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "id=%s client=%s agent=%r query=%s",
+                "id=%s client=%s agent=%r query=%r",
                 request_id(request),
                 client_address(request),
                 request.headers.get("User-Agent", ""),

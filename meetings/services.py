@@ -13,7 +13,8 @@ from meetings.documents import HostControls, Meeting
 
 log = logging.getLogger(__name__)
 
-MEETING_CODE_PATTERN = re.compile(r"[a-z0-9-]{3,64}")
+MEETING_CODE_MAX_LENGTH = 64
+MEETING_CODE_PATTERN = re.compile(rf"[a-z0-9-]{{3,{MEETING_CODE_MAX_LENGTH}}}")
 HOST_CONTROL_FIELDS = ("audioAllowed", "videoAllowed", "screenShareAllowed", "hostPermissionRequired")
 
 
@@ -73,6 +74,12 @@ def find_meeting(code: str) -> Meeting | None:
     return Meeting.objects(meetingCode=code).first()
 
 
+def touch_meeting(code: str) -> Meeting | None:
+    """Someone is in the meeting's call: refresh `lastActive` (which its TTL counts from)
+    and return it, in one atomic operation; None when there is no such meeting."""
+    return Meeting.objects(meetingCode=code).modify(set__lastActive=utcnow(), new=True)
+
+
 def is_host(code: str, username: str) -> bool:
     return Meeting.objects(meetingCode=code, hostUsername=username).only("id").first() is not None
 
@@ -114,7 +121,7 @@ def update_meeting(
         updated = Meeting.objects(id=meeting.id).modify(new=True, pull_all__coHostUsernames=remove_co_hosts)
     if updated is None:  # ended while we were changing it
         raise MeetingNotFound(code)
-    announce_change(updated)
+    _announce_change(updated)
     return updated
 
 
@@ -132,11 +139,11 @@ def toggle_host_control(meeting_id, field: str) -> Meeting | None:
             new=True, **{f"set__hostControls__{field}": not current}
         )
         if flipped is not None:
-            announce_change(flipped)
+            _announce_change(flipped)
             return flipped
 
 
-def announce_change(meeting: Meeting) -> None:
+def _announce_change(meeting: Meeting) -> None:
     """Pushes the meeting's new state to its live participants. The change is already
     stored, so a failure here is logged rather than reported to whoever made it."""
     from signaling.notify import meeting_changed  # signaling depends on this app: import late

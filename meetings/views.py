@@ -53,7 +53,7 @@ def check_meet(request, code):
 @api_view("GET")
 def check_host(request):
     username = string_field(request.GET, "username", max_length=USERNAME_MAX_LENGTH)
-    code = _meeting_code(string_field(request.GET, "meetingCode", max_length=64))
+    code = _meeting_code(string_field(request.GET, "meetingCode", max_length=services.MEETING_CODE_MAX_LENGTH))
     if services.is_host(code, username):
         return message_response(200, f"{username} is host of this meeting")
     return message_response(403, f"{username} is not the host of this meeting")
