@@ -62,7 +62,7 @@ def password_matches(password: str, hashed: str | None) -> bool:
 
 def register(name: str, username: str, password: str) -> User:
     # The unique index is the real guard; asking first spares a bcrypt round on a taken name.
-    if User.objects(username=username).only("id").first() is not None:
+    if username_exists(username):
         raise UsernameTaken(username)
     user = User(name=name, username=username, password=hash_password(password))
     try:

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.documents import User
-from accounts.services import token_digest
+from accounts.services import token_digest, user_for_token, username_exists
 from animomeet.clock import utcnow
 from tests.rest_helpers import PASSWORD, bearer, login, post_json, rest_settings, signed_up_token, signup  # noqa: F401
 
@@ -426,3 +426,11 @@ def test_a_bearer_authenticated_post_needs_no_origin(client):
     token = signed_up_token("alice")
 
     assert client.post("/api/v1/users/logout", headers=bearer(token)).status_code == 200
+
+
+def test_username_exists_and_user_for_token_as_signaling_uses_them():
+    token = signed_up_token("alice")
+
+    assert username_exists("alice") and not username_exists("Alice") and not username_exists("bob")
+    assert user_for_token(token).username == "alice"
+    assert user_for_token("f" * 40) is None and user_for_token(None) is None

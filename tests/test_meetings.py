@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from meetings.documents import Meeting
+from meetings.services import touch_meeting
 from tests.rest_helpers import announcements, bearer, login, post_json, rest_settings, signed_up_token, signup  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("rest_settings")
@@ -351,3 +352,16 @@ def test_a_cookie_authenticated_change_from_a_foreign_origin_is_403(client, meet
 
     assert response.status_code == 403
     assert Meeting.objects.get().hostControls.audioAllowed is True
+
+
+# --- what signaling asks of the services --------------------------------------------------
+
+
+def test_touch_meeting_refreshes_last_active():
+    Meeting(meetingCode=CODE, hostUsername="alice", lastActive=datetime.now(timezone.utc) - timedelta(days=3)).save()
+
+    touched = touch_meeting(CODE)
+
+    assert abs(datetime.now(timezone.utc) - touched.lastActive) < timedelta(minutes=1)
+    assert abs(datetime.now(timezone.utc) - Meeting.objects.get().lastActive) < timedelta(minutes=1)
+    assert touch_meeting("zzz-zzzz-zzz") is None
