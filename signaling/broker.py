@@ -28,6 +28,11 @@ class Broker:
         """Deliver to a socket another process owns; False when none does."""
         return False
 
+    def remote_session(self, sid: str):
+        """A stand-in for a session another process owns (same methods as a Session), or
+        None when no other process can own it."""
+        return None
+
 
 class LocalBroker(Broker):
     """One process: every socket is local, so there is nothing to carry."""

@@ -85,7 +85,6 @@ class LeanConsumer(AsyncConsumer):
 
 class WebSocketConsumer(LeanConsumer):
     session: Session | None = None
-    probing = False
 
     async def websocket_connect(self, message):
         handshake = read_handshake(self.scope)
@@ -94,37 +93,25 @@ class WebSocketConsumer(LeanConsumer):
         except RequestRefused:
             await self.base_send({"type": "websocket.close", "code": 4400})
             raise StopConsumer from None
-        sid = handshake.query.get("sid")
-        if sid:
-            session = self.server.sessions.get(sid)
-            try:
-                if session is None:
-                    raise SessionClosed(sid)
-                session.engine.start_upgrade()
-            except (ProtocolError, SessionClosed):
-                # As the reference server does: the WebSocket opens, then closes at once.
-                await self.base_send({"type": "websocket.accept"})
-                await self.close()
-                raise StopConsumer from None
-            self.session, self.probing = session, True
-            await self.base_send({"type": "websocket.accept"})
-            return
         await self.base_send({"type": "websocket.accept"})
-        self.session = self.server.open_session(Transport.WEBSOCKET, handshake)
-        self.session.attach_websocket(self.write, self.close)
-        await self.write("0" + self.session.engine.handshake().data)
+        sid = handshake.query.get("sid")
+        if not sid:
+            self.session = self.server.open_session(Transport.WEBSOCKET, handshake)
+            self.session.attach_websocket(self.write, self.close)
+            await self.write("0" + self.session.engine.handshake().data)
+            return
+        session = self.server.session_for(sid)
+        if session is None or not await session.begin_upgrade(self.write, self.close):
+            # As the reference server does: the WebSocket opens, then closes at once.
+            await self.close()
+            raise StopConsumer
+        self.session = session
 
     async def websocket_receive(self, message):
         frame = message.get("text")
         if frame is None:
             frame = message.get("bytes") or b""
-        if not self.probing:
-            await self.session.receive_frame(frame)
-            return
-        if not await self.session.receive_probe_frame(frame, self.write, self.close):
-            await self.close()
-        elif self.session.carried_by(self.write):
-            self.probing = False
+        await self.session.receive_ws_frame(frame, self.write, self.close)
 
     async def websocket_disconnect(self, message):
         if self.session is not None:
@@ -180,7 +167,7 @@ class PollingConsumer(LeanConsumer):
                 session = self.server.open_session(Transport.POLLING, handshake)
                 await self.respond(200, ("0" + session.engine.handshake().data).encode())
                 return
-            session = self.server.sessions.get(sid)
+            session = self.server.session_for(sid)
             if session is None or session.closed:
                 raise RequestRefused(SESSION_ID_UNKNOWN)
             if method == "GET":

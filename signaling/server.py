@@ -266,6 +266,14 @@ class SocketServer:
         self.sessions[session.sid] = session
         return session
 
+    def session_for(self, sid: str):
+        """The session with this sid: a local one, a stand-in for one that another
+        process owns, or None."""
+        session = self.sessions.get(sid)
+        if session is not None:
+            return session
+        return self.broker.remote_session(sid)
+
     async def handle_packet(self, session: Session, packet: socketio.Packet) -> None:
         kind = packet.type
         if kind == socketio.EVENT:

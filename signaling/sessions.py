@@ -132,23 +132,31 @@ class Session:
 
     # --- WebSocket ---------------------------------------------------------------------
 
-    async def receive_frame(self, frame: str | bytes) -> None:
-        """A frame on the session's active WebSocket."""
+    async def begin_upgrade(self, write: FrameWriter, close) -> bool:
+        """A WebSocket arrived with this polling session's sid: False refuses it."""
         try:
-            events = self.engine.receive_frame(frame, self._loop.time())
-        except (ProtocolError, SessionClosed):
-            await self._finish(self.engine.close_reason or engineio.PARSE_ERROR)
-            return
-        await self._handle_events(events)
+            self.engine.start_upgrade()
+        except ProtocolError:
+            return False
+        return True
 
-    async def receive_probe_frame(self, frame: str | bytes, write: FrameWriter, close) -> bool:
-        """A frame on a WebSocket that is upgrading this polling session. Returns False
-        when the probe failed and that WebSocket must close (the session lives on)."""
+    async def receive_ws_frame(self, frame: str | bytes, write: FrameWriter, close) -> None:
+        """A frame from the WebSocket behind `write`: the session's transport, or one that
+        is probing to take over from polling (closed again when the probe fails)."""
+        if self.carried_by(write):
+            try:
+                events = self.engine.receive_frame(frame, self._loop.time())
+            except (ProtocolError, SessionClosed):
+                await self._finish(self.engine.close_reason or engineio.PARSE_ERROR)
+                return
+            await self._handle_events(events)
+            return
         try:
             results = self.engine.receive_probe_frame(frame)
         except (ProtocolError, SessionClosed):
             self.engine.cancel_upgrade()
-            return False
+            await close()
+            return
         for result in results:
             if isinstance(result, Upgraded):
                 self.attach_websocket(write, close)
@@ -158,7 +166,6 @@ class Session:
                 await write(result)
         # A GET that is waiting must end (with a noop) so the client can finish upgrading.
         self._poll_ready.set()
-        return True
 
     def websocket_gone(self, write: FrameWriter) -> None:
         """The WebSocket behind `write` closed: if it carried the session, the session ends."""
