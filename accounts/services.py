@@ -14,8 +14,8 @@ from accounts.documents import User
 from animomeet.clock import utcnow
 
 NAME_MAX_LENGTH = 100
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,50}")
 USERNAME_MAX_LENGTH = 50
+USERNAME_PATTERN = re.compile(rf"[A-Za-z0-9_.-]{{1,{USERNAME_MAX_LENGTH}}}")
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 # What login hands out: 20 random bytes as hex, as the Node backend did.
