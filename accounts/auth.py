@@ -74,18 +74,23 @@ def origin_allowed(request) -> bool:
     return bool(origin) and origin.rstrip("/") in settings.FRONTEND_ORIGINS
 
 
-def auth_required(view):
+def auth_required(view=None, *, changes_state: bool = False):
     """Lets the view run only for a valid token; sets `request.user_doc` (the User) and
     `request.auth_token`. A state-changing request authenticated by the cookie alone must
     come from a frontend origin, since a browser attaches the cookie to cross-site
-    requests by itself; an Authorization header is something no foreign page can add."""
+    requests by itself; an Authorization header is something no foreign page can add.
+    POST, PUT, PATCH and DELETE change state; `changes_state=True` marks a GET that does.
+    """
+    if view is None:
+        return lambda view: auth_required(view, changes_state=changes_state)
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         credential = credential_from_request(request)
         if credential is None:
             return message_response(401, "no token provided")
-        if credential.from_cookie and request.method not in SAFE_METHODS and not origin_allowed(request):
+        state_changing = changes_state or request.method not in SAFE_METHODS
+        if credential.from_cookie and state_changing and not origin_allowed(request):
             return message_response(403, "Request refused: it does not come from an allowed origin")
         user = services.user_for_token(credential.token)
         if user is None:

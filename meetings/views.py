@@ -30,7 +30,7 @@ def _create(request, raw_code: str, taken_status: int):
 
 
 @api_view("GET")
-@auth_required
+@auth_required(changes_state=True)  # a GET that creates, as the contract has it
 def check_code(request, code):
     # 302 without a Location header, as the Node backend answered a taken code here.
     return _create(request, code, taken_status=302)

@@ -91,6 +91,18 @@ def test_create_meet_by_cookie_from_the_frontend_works_and_from_elsewhere_not(cl
     assert Meeting.objects.get(meetingCode=CODE).hostUsername == "alice"
 
 
+def test_check_code_by_cookie_must_come_from_the_frontend_though_it_is_a_get(client):
+    signup(client)
+    login(client)
+
+    foreign = client.get(f"/api/v1/meeting/check-code/{CODE}", headers={"Referer": "https://evil.example/x"})
+    bare = client.get(f"/api/v1/meeting/check-code/{CODE}")
+    ours = client.get(f"/api/v1/meeting/check-code/{CODE}", headers={"Origin": "http://localhost:5173"})
+
+    assert (foreign.status_code, bare.status_code) == (403, 403)
+    assert ours.status_code == 200
+
+
 @pytest.mark.parametrize(
     "code, stored",
     [
