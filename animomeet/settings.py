@@ -108,8 +108,8 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                # Signaling bursts must not be dropped silently; see signaling/README.
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 5000),
+                # Per channel; the default (100) would drop signaling bursts. Messages expire anyway.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 100_000),
                 "expiry": 30,
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "animomeet"),
             },
@@ -139,6 +139,7 @@ CORS_ALLOWED_ORIGINS = CSRF_TRUSTED_ORIGINS
 CORS_ALLOW_CREDENTIALS = True
 CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CORS_URLS_REGEX = r"^/(api/|$)"
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]  # readable by the frontend's code
 
 # --- Accounts -------------------------------------------------------------------------
 AUTH_TOKEN_TTL_SECONDS = env_int("AUTH_TOKEN_TTL_SECONDS", 7 * 24 * 3600)

@@ -12,13 +12,18 @@ if TYPE_CHECKING:
 
 
 class Broker:
+    id_suffix = ""  # appended to the ids of sessions and sockets this process owns
+
     def bind(self, server: "SocketServer") -> None:
         self.server = server
 
-    def room_created(self, namespace: str, room: str) -> None:
+    async def start(self) -> None:
+        """Start background work; called once, from the running event loop."""
+
+    async def room_created(self, namespace: str, room: str) -> None:
         """This process now has a socket in `room`."""
 
-    def room_emptied(self, namespace: str, room: str) -> None:
+    async def room_emptied(self, namespace: str, room: str) -> None:
         """This process's last socket left `room`."""
 
     async def publish_room(self, namespace: str, room: str, messages: list, skip_id: str | None) -> None:

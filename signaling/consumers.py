@@ -73,6 +73,7 @@ class LeanConsumer(AsyncConsumer):
     async def __call__(self, scope, receive, send):
         self.scope = scope
         self.base_send = send
+        await self.server.start()
         try:
             while True:
                 await self.dispatch(await receive())

@@ -12,16 +12,16 @@ Rooms deliver to the sockets of this process directly; a `Broker` carries what m
 sockets owned by other processes (see signaling/broker.py).
 """
 
-import asyncio
 import inspect
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from signaling.broker import Broker, LocalBroker
-from signaling.protocol import engineio, socketio
+from signaling.protocol import socketio
 from signaling.protocol.engineio import EngineConfig, Transport
-from signaling.sessions import Handshake, Session, new_id
+from signaling.sessions import Handshake, Session
 
 log = logging.getLogger("signaling.server")
 
@@ -58,7 +58,7 @@ class Socket:
     __slots__ = ("id", "namespace", "session", "auth", "data", "rooms", "_acks", "_next_ack", "_held")
 
     def __init__(self, namespace: "Namespace", session: Session, auth: dict):
-        self.id = new_id()
+        self.id = namespace.server.new_id()
         self.namespace = namespace
         self.session = session
         self.auth = auth
@@ -137,15 +137,15 @@ class Namespace:
 
     # --- rooms -------------------------------------------------------------------------
 
-    def enter_room(self, socket: Socket, room: str) -> None:
+    async def enter_room(self, socket: Socket, room: str) -> None:
         members = self.rooms.get(room)
         if members is None:
             members = self.rooms[room] = {}
-            self.server.broker.room_created(self.name, room)
+            await self.server.broker.room_created(self.name, room)
         members[socket.id] = socket
         socket.rooms.add(room)
 
-    def leave_room(self, socket: Socket, room: str) -> None:
+    async def leave_room(self, socket: Socket, room: str) -> None:
         socket.rooms.discard(room)
         members = self.rooms.get(room)
         if members is None:
@@ -153,7 +153,7 @@ class Namespace:
         members.pop(socket.id, None)
         if not members:
             del self.rooms[room]
-            self.server.broker.room_emptied(self.name, room)
+            await self.server.broker.room_emptied(self.name, room)
 
     # --- emitting ----------------------------------------------------------------------
 
@@ -216,7 +216,7 @@ class Namespace:
                 await handler(socket, reason)
         finally:
             for room in tuple(socket.rooms):
-                self.leave_room(socket, room)
+                await self.leave_room(socket, room)
 
     async def _dispatch(self, socket: Socket, packet: socketio.Packet) -> None:
         event, *args = packet.data
@@ -251,7 +251,19 @@ class SocketServer:
         self.namespaces: dict[str, Namespace] = {}
         self.broker = broker or LocalBroker()
         self.broker.bind(self)
+        self._started = False
         self.of(socketio.DEFAULT_NAMESPACE)
+
+    def new_id(self) -> str:
+        """A session or socket id: 20 random URL-safe characters, then whatever the broker
+        needs to find the owning process."""
+        return secrets.token_urlsafe(15) + self.broker.id_suffix
+
+    async def start(self) -> None:
+        """Called by every connection; starts the broker once an event loop runs."""
+        if not self._started:
+            self._started = True
+            await self.broker.start()
 
     def of(self, name: str) -> Namespace:
         namespace = self.namespaces.get(name)
@@ -309,6 +321,3 @@ class SocketServer:
             except Exception:
                 log.exception("disconnect handler failed")
 
-    async def close_all(self) -> None:
-        """Server shutdown: every session ends, as if its client had gone."""
-        await asyncio.gather(*(s._finish(engineio.SERVER_CLOSE) for s in tuple(self.sessions.values())))

@@ -7,7 +7,6 @@ leave through the attached WebSocket writer or the next polling GET.
 
 import asyncio
 import logging
-import secrets
 from http.cookies import CookieError, SimpleCookie
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -29,11 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("signaling.sessions")
 
 FrameWriter = Callable[[str | bytes], Awaitable[None]]
-
-
-def new_id() -> str:
-    """A 20-character URL-safe random id, as Engine.IO and Socket.IO use for sids."""
-    return secrets.token_urlsafe(15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +53,7 @@ class Session:
         loop = asyncio.get_running_loop()
         now = loop.time()
         self.server = server
-        self.sid = new_id()
+        self.sid = server.new_id()
         self.handshake = handshake
         self.engine = EngineSession(self.sid, server.engine_config, transport, now)
         self.sio = socketio.SocketIOConnection(now, server.connect_timeout)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from signaling.cluster import owner_of
 from signaling.meeting import validation
 from signaling.meeting.directory import Account, Directory
 from signaling.meeting.ratelimit import TokenBucket
@@ -65,12 +66,11 @@ def _joined_payload(member: Participant, roster: list[Participant]) -> dict:
 
 
 class MeetingEvents:
-    def __init__(self, namespace: Namespace, state: RoomState, directory: Directory, config: MeetingConfig, process_id: str = ""):
+    def __init__(self, namespace: Namespace, state: RoomState, directory: Directory, config: MeetingConfig):
         self.ns = namespace
         self.state = state
         self.directory = directory
         self.config = config
-        self.process_id = process_id
         namespace.on("connect")(self.connect)
         namespace.on("disconnect")(self.disconnect)
         for event, handler in {
@@ -97,7 +97,11 @@ class MeetingEvents:
                 return await handler(socket, args)
             except Rejected as rejection:
                 await self._refuse(socket, event, rejection.message)
-                return None
+            except Exception:
+                # A store that is down (Redis restarting) or a bug: the caller hears of it.
+                log.exception("%s from %s failed", event, socket.id)
+                await self._refuse(socket, event, "the server could not do that now; try again")
+            return None
 
         return run
 
@@ -157,7 +161,7 @@ class MeetingEvents:
         if socket.data["room"] not in (None, room):
             await self._leave(socket)
         await self._stop_waiting(socket)
-        member = Participant(socket.id, username, name, account.username if account else None, process=self.process_id, **media)
+        member = Participant(socket.id, username, name, account.username if account else None, **media)
         if meeting is not None:
             await self.state.set_meeting(room, meeting)
             if self.config.waiting_room and meeting.allows("hostPermissionRequired") and not meeting.privileged(member.account):
@@ -167,7 +171,7 @@ class MeetingEvents:
 
     async def _enter(self, socket: Socket, room: str, member: Participant, meeting: MeetingInfo | None) -> None:
         roster = await self.state.join(room, member)
-        self.ns.enter_room(socket, room)
+        await self.ns.enter_room(socket, room)
         socket.data["room"] = room
         await self.ns.emit("user-joined", _joined_payload(member, roster), room=room)
         # The joiner learns the others' names and media state only from user-joined.
@@ -185,7 +189,7 @@ class MeetingEvents:
         if room is None:
             return
         socket.data["room"] = None
-        self.ns.leave_room(socket, room)
+        await self.ns.leave_room(socket, room)
         gone = await self.state.leave(room, socket.id)
         if gone is not None:
             await self.ns.emit("user-left", socket.id, gone.username, room=room)
@@ -360,6 +364,17 @@ class MeetingEvents:
         await target.emit(event, payload)
         await self._leave(target)
         await target.disconnect()
+
+    async def process_lost(self, process: str) -> None:
+        """Another process died: its participants leave their calls, as on disconnect."""
+        for room in await self.state.rooms_of_process(process):
+            for member in await self.state.roster(room):
+                if owner_of(member.id) == process and await self.state.leave(room, member.id) is not None:
+                    await self.ns.emit("user-left", member.id, member.username, room=room)
+            for waiter in await self.state.waiting(room):
+                if owner_of(waiter.id) == process:
+                    await self.state.remove_waiting(room, waiter.id)
+        await self.state.forget_process(process)
 
     async def meeting_changed(self, room: str, meeting_json: dict) -> None:
         """The meeting was edited (REST): refresh the cached controls, tell the call."""

@@ -22,7 +22,6 @@ class Participant:
     audioAvailable: bool = False
     videoEnabled: bool = False
     videoAvailable: bool = False
-    process: str = ""  # the process that owns the socket
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
