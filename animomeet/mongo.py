@@ -21,12 +21,12 @@ def connect(url: str, db_name: str = "") -> None:
     if url:
         name = db_name or uri_parser.parse_uri(url).get("database") or DEFAULT_DB_NAME
         # tz_aware: datetimes come back in UTC, as they were written.
-        mongoengine.connect(db=name, host=url, tz_aware=True, serverSelectionTimeoutMS=5000)
+        mongoengine.connect(db=name, host=url, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
         log.info("MongoDB: database %r", name)
     else:
         import mongomock
 
-        mongoengine.connect(db=db_name or DEFAULT_DB_NAME, mongo_client_class=mongomock.MongoClient, tz_aware=True)
+        mongoengine.connect(db=db_name or DEFAULT_DB_NAME, mongo_client_class=mongomock.MongoClient, tz_aware=True, uuidRepresentation="standard")
         log.warning(
             "No MONGODB_URL / DEVELOPMENT_DB_URL set: using an in-memory database; "
             "all users and meetings are lost when this process stops"

@@ -1,0 +1,235 @@
+"""Several daphne processes sharing meetings through Redis, with no sticky sessions.
+
+Real Redis (REDIS_URL for the tests, default DB 14 of the local server, flushed per
+run); real daphne processes; each client pinned to one process.
+"""
+
+import os
+import signal
+import time
+import uuid
+
+import orjson
+import pytest
+import redis
+import requests
+import websocket
+
+from tests.clients.node_client import NodeClients
+from tests.servers import free_port
+
+pytestmark = pytest.mark.redis
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+PING_INTERVAL_MS, PING_TIMEOUT_MS = 1000, 1000
+BOUND = (PING_INTERVAL_MS + PING_TIMEOUT_MS) / 1000  # a dead process's sockets are gone by then
+CLUSTER_SETTINGS = ("REDIS_URL", "CHANNEL_LAYER_PREFIX", "SIGNALING_ALLOW_UNKNOWN_ROOMS",
+                    "SIGNALING_PING_INTERVAL_MS", "SIGNALING_PING_TIMEOUT_MS")
+
+
+@pytest.fixture(scope="module")
+def redis_db():
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"these tests need the Redis server at {REDIS_URL}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def cluster(start_server, redis_db):
+    """Start n processes sharing one Redis namespace of their own."""
+
+    def start(n: int, **env):
+        settings = {
+            "REDIS_URL": REDIS_URL,
+            "CHANNEL_LAYER_PREFIX": f"t{uuid.uuid4().hex[:8]}",
+            "SIGNALING_ALLOW_UNKNOWN_ROOMS": "true",
+            "SIGNALING_PING_INTERVAL_MS": PING_INTERVAL_MS,
+            "SIGNALING_PING_TIMEOUT_MS": PING_TIMEOUT_MS,
+            **env,
+        }
+        return [start_server(**settings) for _ in range(n)]
+
+    def add_like(server):
+        """One more process of the same cluster."""
+        return start_server(**{k: v for k, v in server.env.items() if k in CLUSTER_SETTINGS})
+
+    start.add_like = add_like
+    return start
+
+
+@pytest.fixture
+def clients():
+    with NodeClients() as node:
+        yield node
+
+
+def join(client, room, username, name, **media):
+    client.emit(
+        "join-call",
+        {
+            "roomID": room,
+            "username": username,
+            "name": name,
+            "audioEnabled": media.get("audio", True),
+            "audioAvailable": True,
+            "videoEnabled": media.get("video", True),
+            "videoAvailable": True,
+        },
+    )
+    return client.wait_event("user-joined", where=lambda args: args[0]["id"] == client.id)[0]
+
+
+def test_one_meeting_across_three_processes(cluster, clients):
+    servers = cluster(3)
+    room = "cross-" + uuid.uuid4().hex[:6]
+    a, b, c = (clients.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
+    join(a, room, "ann", "Ann")
+    join(b, room, "bob", "Bob", audio=False)
+    mine = join(c, room, "cid", "Cid")
+
+    # Everyone sees the same roster, in join order, with the same maps.
+    assert mine["clients"] == [a.id, b.id, c.id]
+    for client in (a, b):
+        seen = client.wait_event("user-joined", where=lambda args: args[0]["id"] == c.id)[0]
+        assert seen["clients"] == [a.id, b.id, c.id]
+        assert seen["usernamesMap"] == {a.id: "ann", b.id: "bob", c.id: "cid"}
+        assert seen["namesMap"] == {a.id: "Ann", b.id: "Bob", c.id: "Cid"}
+    existing = {e[0]["id"]: e[0] for e in c.events("user-joined") if e[0].get("existing")}
+    assert existing[b.id]["peerAudioEnabled"] is False and existing[a.id]["peerAudioEnabled"] is True
+
+    # Signals cross processes both ways.
+    a.emit("signal", c.id, '{"sdp":"offer-from-a"}')
+    assert c.wait_event("signal")[:2] == [a.id, '{"sdp":"offer-from-a"}']
+    c.emit("signal", a.id, {"ice": "candidate-from-c"})
+    assert a.wait_event("signal", where=lambda args: args[0] == c.id)[1] == {"ice": "candidate-from-c"}
+
+    # Chat reaches all three, sender included; media updates reach the others only.
+    marks = {client: client.mark() for client in (a, b, c)}
+    b.emit("chat-message", {"sender": "forged", "data": "hello all", "time": 1, "socketIdSender": a.id})
+    for client in (a, b, c):
+        message = client.wait_event("chat-message", after=marks[client])[0]
+        assert message == {"sender": "Bob", "data": "hello all", "time": 1, "socketIdSender": b.id}
+    a.emit("toggle-media", {"roomId": room, "peerVideoEnabled": False, "peerVideoAvailable": True,
+                            "peerAudioEnabled": True, "peerAudioAvailable": True})
+    for client in (b, c):
+        assert client.wait_event("user-media-update", after=marks[client])[0]["userId"] == a.id
+    a.assert_no_event("user-media-update", after=marks[a], within=0.3)
+
+    # Leaving, by leave-call and by disconnect, is seen everywhere.
+    b.emit("leave-call")
+    for client in (a, c):
+        assert client.wait_event("user-left", after=marks[client]) == [b.id, "bob"]
+    c.disconnect()
+    assert a.wait_event("user-left", where=lambda args: args[0] == c.id) == [c.id, "cid"]
+
+
+class PollingClient:
+    """Engine.IO long-polling by hand, so each request can go to another process."""
+
+    def __init__(self, first_url: str):
+        body = requests.get(f"{first_url}/socket.io/?EIO=4&transport=polling", timeout=5).text
+        assert body.startswith("0")
+        self.sid = orjson.loads(body[1:])["sid"]
+        self.received: list[str] = []
+
+    def url(self, base: str) -> str:
+        return f"{base}/socket.io/?EIO=4&transport=polling&sid={self.sid}"
+
+    def post(self, base: str, *packets: str) -> None:
+        response = requests.post(self.url(base), data="\x1e".join(packets).encode(), timeout=5)
+        assert response.status_code == 200, response.text
+
+    def poll(self, base: str) -> list[str]:
+        """One GET; answers pings (through the same process) and returns the rest."""
+        response = requests.get(self.url(base), timeout=5)
+        assert response.status_code == 200, response.text
+        packets = response.text.split("\x1e")
+        if "2" in packets:
+            self.post(base, "3")
+        messages = [p for p in packets if p not in ("2", "6")]
+        self.received += messages
+        return messages
+
+    def poll_until(self, bases: list[str], predicate, attempts: int = 10) -> str:
+        for i in range(attempts):
+            for message in self.poll(bases[i % len(bases)]):
+                if predicate(message):
+                    return message
+        raise AssertionError(f"not received; got {self.received}")
+
+
+def test_polling_alternates_between_processes_then_upgrades_on_a_third(cluster, clients):
+    servers = cluster(3, SIGNALING_PING_INTERVAL_MS=3000, SIGNALING_PING_TIMEOUT_MS=3000)
+    one, two, three = (s.url for s in servers)
+    room = "poll-" + uuid.uuid4().hex[:6]
+    peer = clients.connect("peer", one, transports=["websocket"])
+    join(peer, room, "pam", "Pam")
+
+    polling = PollingClient(one)
+    polling.post(two, "40")
+    connected = polling.poll_until([one, two], lambda m: m.startswith("40"))
+    socket_id = orjson.loads(connected[2:])["sid"]
+    polling.post(one, '42["join-call",{"roomID":"%s","username":"pol","name":"Pol"}]' % room)
+    joined = polling.poll_until([two, one], lambda m: m.startswith('42["user-joined"'))
+    assert orjson.loads(joined[2:])[1]["clients"] == [peer.id, socket_id]
+    assert peer.wait_event("user-joined", where=lambda args: args[0]["id"] == socket_id)[0]["name"] == "Pol"
+
+    # Upgrade on the third process: probe, the pending poll is released, then "5".
+    ws = websocket.create_connection(f"ws://{three[7:]}/socket.io/?EIO=4&transport=websocket&sid={polling.sid}", timeout=5)
+    ws.send("2probe")
+    assert ws.recv() == "3probe"
+    assert requests.get(polling.url(two), timeout=5).text.split("\x1e")[-1] == "6"
+    ws.send("5")
+    peer.emit("signal", socket_id, "over-the-websocket")
+    frame = ws.recv()
+    while frame == "2":
+        ws.send("3")
+        frame = ws.recv()
+    assert orjson.loads(frame[2:]) == ["signal", peer.id, "over-the-websocket"]
+    ws.send('42["signal","%s","back-from-upgraded"]' % peer.id)
+    assert peer.wait_event("signal", where=lambda args: args[0] == socket_id)[1] == "back-from-upgraded"
+    # Polling that session now is refused, as on one process.
+    assert requests.get(polling.url(one), timeout=5).status_code == 400
+    ws.close()
+    assert peer.wait_event("user-left", where=lambda args: args[0] == socket_id, timeout=BOUND + 5) == [socket_id, "pol"]
+
+
+def test_a_killed_process_is_noticed_and_the_call_goes_on(cluster, clients):
+    servers = cluster(3)
+    room = "kill-" + uuid.uuid4().hex[:6]
+    a, b, c = (clients.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
+    for client, who in ((a, "ann"), (b, "bob"), (c, "cid")):
+        join(client, room, who, who.title())
+    marks = {a: a.mark(), b: b.mark()}
+
+    killed_at = time.monotonic()
+    servers[2].kill(signal.SIGKILL)
+    for client in (a, b):
+        assert client.wait_event("user-left", after=marks[client], timeout=BOUND + 3) == [c.id, "cid"]
+    # Within the bound (plus a little for the test's own polling of the driver).
+    assert time.monotonic() - killed_at < BOUND + 1.0
+
+    a.emit("signal", b.id, "still here")
+    assert b.wait_event("signal", where=lambda args: args[0] == a.id)[1] == "still here"
+
+    # A process started again joins the same meeting.
+    again = cluster.add_like(servers[0])
+    d = clients.connect("d", again.url, transports=["websocket"])
+    joined = join(d, room, "dee", "Dee")
+    assert joined["clients"] == [a.id, b.id, d.id]
+    assert a.wait_event("user-joined", where=lambda args: args[0]["id"] == d.id)[0]["namesMap"][d.id] == "Dee"
+
+
+def test_redis_unreachable_gives_a_clean_error_and_no_crash(start_server, clients):
+    server = start_server(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", SIGNALING_ALLOW_UNKNOWN_ROOMS="true")
+    client = clients.connect("lonely", server.url, transports=["websocket"])
+    client.emit("join-call", {"roomID": "nowhere", "username": "x", "name": "X"})
+    error = client.wait_event("call-error", timeout=15)[0]
+    assert error["event"] == "join-call" and "try again" in error["message"]
+    assert requests.get(server.url + "/", timeout=5).text == "I am home"
+    assert server.process.poll() is None
