@@ -6,7 +6,6 @@ out what the methods return. See https://github.com/socketio/engine.io-protocol.
 """
 
 import base64
-import binascii
 import enum
 from dataclasses import dataclass, field
 
@@ -69,7 +68,7 @@ def decode_payload(payload: str) -> list[Packet]:
         if part.startswith("b"):
             try:
                 packets.append(Packet(MESSAGE, base64.b64decode(part[1:], validate=True)))
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII characters
                 raise ProtocolError("invalid base64 in payload") from None
         else:
             packets.append(decode_frame(part))
@@ -328,14 +327,18 @@ class EngineSession:
     # --- close -------------------------------------------------------------------------
 
     def close(self, reason: str = SERVER_CLOSE) -> None:
-        """Close from the server side; a pending or next GET gets the close packet."""
+        """Close from the server side; a waiting GET gets what was queued, then the close
+        packet."""
         if self.state is not State.CLOSED:
             self._close(reason, notify_poll=True)
 
     def _close(self, reason: str, notify_poll: bool = False) -> None:
         self.state = State.CLOSED
         self.close_reason = reason
-        self._buffer = [Packet(CLOSE)] if notify_poll and self.transport is Transport.POLLING else []
+        if notify_poll and self.transport is Transport.POLLING:
+            self._buffer.append(Packet(CLOSE))
+        else:
+            self._buffer = []
 
     @property
     def closed(self) -> bool:

@@ -5,7 +5,7 @@ as Engine.IO message payloads (a text one, then one per binary attachment).
 See https://github.com/socketio/socket.io-protocol.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -21,6 +21,9 @@ RESERVED_EVENTS = frozenset(
 _DIGITS = frozenset("0123456789")
 _MAX_ATTACHMENTS = 1000
 _MAX_ACK_ID = 2**53 - 1  # a JavaScript client cannot count past this
+_MAX_ACK_ID_DIGITS = len(str(_MAX_ACK_ID))
+# Deeper JSON cannot be encoded again (orjson stops at 254 levels); no client needs it.
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,7 @@ def _decode_text(text: str) -> _Header:
     attachments = 0
     if kind in (BINARY_EVENT, BINARY_ACK):
         dash = text.find("-", 1)
-        if dash < 2 or not set(text[1:dash]) <= _DIGITS:
+        if not 2 <= dash <= 5 or not set(text[1:dash]) <= _DIGITS:
             raise ProtocolError("bad attachment count")
         attachments = int(text[1:dash])
         if attachments > _MAX_ATTACHMENTS:
@@ -121,6 +124,8 @@ def _decode_text(text: str) -> _Header:
     while i < n and text[i] in _DIGITS:
         i += 1
     if i > start:
+        if i - start > _MAX_ACK_ID_DIGITS:
+            raise ProtocolError("ack id out of range")
         ack_id = int(text[start:i])
         if ack_id > _MAX_ACK_ID:
             raise ProtocolError("ack id out of range")
@@ -130,9 +135,24 @@ def _decode_text(text: str) -> _Header:
             data = orjson.loads(text[i:])
         except orjson.JSONDecodeError:
             raise ProtocolError("invalid JSON in packet") from None
+        if text.count("[", i) + text.count("{", i) > MAX_DEPTH and _depth_exceeds(data, MAX_DEPTH):
+            raise ProtocolError("JSON nested too deeply")
     if not _valid_payload(kind, data, ack_id):
         raise ProtocolError("invalid payload for packet type")
     return _Header(Packet(kind, namespace, data, ack_id), attachments)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Iteratively, so that a hostile document cannot exhaust the stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _valid_payload(kind: int, data: Any, ack_id: int | None) -> bool:
@@ -165,6 +185,15 @@ def _reconstruct(value: Any, attachments: list[bytes]) -> Any:
     return value
 
 
+def _plain(packet: Packet) -> Packet:
+    """A binary packet (attachments in place) as the EVENT or ACK it stands for."""
+    if packet.type == BINARY_EVENT:
+        return replace(packet, type=EVENT)
+    if packet.type == BINARY_ACK:
+        return replace(packet, type=ACK)
+    return packet
+
+
 # --- connection ------------------------------------------------------------------------
 
 
@@ -191,7 +220,7 @@ class SocketIOConnection:
             self._pending = header
             self._attachments = []
             return None
-        return self._check_state(header.packet)
+        return self._check_state(_plain(header.packet))
 
     def _receive_attachment(self, data: bytes) -> Packet | None:
         if self._pending is None:
@@ -201,10 +230,8 @@ class SocketIOConnection:
             return None
         header, attachments = self._pending, self._attachments
         self._pending, self._attachments = None, []
-        packet = header.packet
-        data = _reconstruct(packet.data, attachments)
-        kind = EVENT if packet.type == BINARY_EVENT else ACK
-        return self._check_state(Packet(kind, packet.namespace, data, packet.id))
+        packet = replace(header.packet, data=_reconstruct(header.packet.data, attachments))
+        return self._check_state(_plain(packet))
 
     def _check_state(self, packet: Packet) -> Packet:
         if packet.type != CONNECT and packet.namespace not in self.namespaces:

@@ -56,30 +56,3 @@ def same_value(a, b) -> bool:
     if isinstance(a, float):
         return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
     return a == b
-
-
-# --- a known bug, kept out of the fuzz tests while it reproduces ------------------------
-#
-# decode_payload() lets a ValueError escape (not a ProtocolError) for a `b` part holding
-# a non-ASCII character; see test_engineio_codec.py::
-# test_binary_part_with_non_ascii_characters_is_a_protocol_error (strict xfail). The fuzz
-# tests skip such inputs only while that bug reproduces, so fixing it re-enables them.
-
-
-def _non_ascii_base64_bug_reproduces() -> bool:
-    try:
-        engineio.decode_payload("b\u00e9")
-    except engineio.ProtocolError:
-        return False
-    except ValueError:
-        return True
-    return False
-
-
-NON_ASCII_BASE64_BUG = _non_ascii_base64_bug_reproduces()
-
-
-def hits_non_ascii_base64_bug(payload: str) -> bool:
-    return NON_ASCII_BASE64_BUG and any(
-        part.startswith("b") and not part.isascii() for part in payload.split(engineio.RECORD_SEPARATOR)
-    )

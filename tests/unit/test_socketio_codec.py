@@ -18,6 +18,7 @@ from signaling.protocol.socketio import (
     CONNECT_ERROR,
     DISCONNECT,
     EVENT,
+    MAX_DEPTH,
     RESERVED_EVENTS,
     Packet,
     SocketIOConnection,
@@ -228,13 +229,23 @@ def test_ack_id_up_to_the_javascript_safe_integer_is_accepted():
         connected().receive(f'2{JS_MAX_SAFE_INTEGER + 1}["x"]')
 
 
-def test_deeply_nested_but_valid_json_is_accepted():
-    depth = 500
-    packet = connected().receive('2["deep",' + "[" * depth + "]" * depth + "]")
-    value, levels = packet.data[1], 1
-    while value:
-        value, levels = value[0], levels + 1
-    assert (packet.type, levels) == (EVENT, depth)
+def _nested(depth: int) -> str:
+    """An event whose payload array is `depth` levels deep."""
+    return '2["deep",' + "[" * (depth - 1) + "]" * (depth - 1) + "]"
+
+
+def test_json_nested_up_to_the_depth_limit_is_accepted():
+    packet = connected().receive(_nested(MAX_DEPTH))
+    value, levels = packet.data, 1
+    while len(value) > 1 or value and isinstance(value[-1], list):
+        value, levels = value[-1], levels + 1
+    assert (packet.type, levels) == (EVENT, MAX_DEPTH)
+
+
+def test_json_nested_past_the_depth_limit_is_a_protocol_error():
+    # Deeper documents could not even be encoded again to relay them.
+    with pytest.raises(ProtocolError):
+        connected().receive(_nested(MAX_DEPTH + 1))
 
 
 def test_json_nested_deeper_than_the_parser_allows_is_a_protocol_error():
@@ -242,29 +253,12 @@ def test_json_nested_deeper_than_the_parser_allows_is_a_protocol_error():
         connected().receive('2["deep",' + "[" * 5000 + "]" * 5000 + "]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="_reconstruct() recurses once per nesting level; orjson accepts depth up to 1024 but "
-    "Python's recursion limit is 1000, so a binary event nested ~1000 deep raises RecursionError",
-)
-def test_deeply_nested_binary_event_is_decoded_or_refused_with_protocol_error():
+def test_deeply_nested_binary_event_is_refused_before_its_attachments():
     depth = 1015  # orjson's own limit is 1024
-    connection = connected()
-    assert connection.receive('51-["deep",' + "[" * depth + PH0 + "]" * depth + "]") is None
-    try:
-        packet = connection.receive(b"x")
-    except ProtocolError:
-        return
-    assert packet.type == EVENT
+    with pytest.raises(ProtocolError):
+        connected().receive('51-["deep",' + "[" * depth + PH0 + "]" * depth + "]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="'50-[...]' (BINARY_EVENT with 0 attachments) is returned as type BINARY_EVENT (5), "
-    "not EVENT, and SocketServer.handle_packet silently drops packets of type 5",
-)
 @pytest.mark.parametrize(
     "message, kind", [('50-["hello"]', EVENT), ("60-3[]", ACK), ('50-/admin,["hello"]', EVENT)]
 )
@@ -384,13 +378,6 @@ def test_bad_placeholder_is_a_protocol_error_once_the_attachments_are_in(placeho
         connection.receive(b"\x01")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="int() of a digit run longer than 4300 characters raises ValueError "
-    "(Python's int max_str_digits), not ProtocolError, in _decode_text's ack id and "
-    "attachment count parsing",
-)
 @pytest.mark.parametrize(
     "message",
     ["2" + "9" * 5000 + '["x"]', "5" + "1" * 5000 + '-["x"]', "3/admin," + "1" * 4301 + "[]"],
