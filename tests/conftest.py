@@ -5,6 +5,7 @@ import uuid
 
 import mongoengine
 import pytest
+import redis
 
 from tests.servers import DaphneServer
 
@@ -37,6 +38,24 @@ def empty_collections(mongo_database):
     User.objects.delete()
     Meeting.objects.delete()
     yield
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis database of the tests' own (TEST_REDIS_URL, default DB 14 of the local
+    server), flushed before and after the run. CI starts Redis, so there its absence is a
+    failure; on a bare machine the tests that need it are skipped."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI"):
+            pytest.fail(f"the tests need the Redis server at {url}")
+        pytest.skip(f"no Redis server at {url} (set TEST_REDIS_URL)")
+    client.flushdb()
+    yield url
+    client.flushdb()
 
 
 def server_env(**overrides) -> dict:

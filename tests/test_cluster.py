@@ -1,17 +1,15 @@
 """Several daphne processes sharing meetings through Redis, with no sticky sessions.
 
-Real Redis (REDIS_URL for the tests, default DB 14 of the local server, flushed per
-run); real daphne processes; each client pinned to one process.
+Real Redis (the `redis_url` fixture: a database of the tests' own, flushed per run); real
+daphne processes; each client pinned to one process.
 """
 
-import os
 import signal
 import time
 import uuid
 
 import orjson
 import pytest
-import redis
 import requests
 import websocket
 
@@ -20,32 +18,19 @@ from tests.servers import free_port
 
 pytestmark = pytest.mark.redis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 PING_INTERVAL_MS, PING_TIMEOUT_MS = 1000, 1000
 BOUND = (PING_INTERVAL_MS + PING_TIMEOUT_MS) / 1000  # a dead process's sockets are gone by then
 CLUSTER_SETTINGS = ("REDIS_URL", "CHANNEL_LAYER_PREFIX", "SIGNALING_ALLOW_UNKNOWN_ROOMS",
                     "SIGNALING_PING_INTERVAL_MS", "SIGNALING_PING_TIMEOUT_MS")
 
 
-@pytest.fixture(scope="module")
-def redis_db():
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"these tests need the Redis server at {REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
 @pytest.fixture
-def cluster(start_server, redis_db):
+def cluster(start_server, redis_url):
     """Start n processes sharing one Redis namespace of their own."""
 
     def start(n: int, **env):
         settings = {
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "CHANNEL_LAYER_PREFIX": f"t{uuid.uuid4().hex[:8]}",
             "SIGNALING_ALLOW_UNKNOWN_ROOMS": "true",
             "SIGNALING_PING_INTERVAL_MS": PING_INTERVAL_MS,
