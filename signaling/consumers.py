@@ -10,6 +10,7 @@ import logging
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+from autobahn.exception import Disconnected
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
@@ -120,10 +121,13 @@ class WebSocketConsumer(LeanConsumer):
         raise StopConsumer
 
     async def write(self, frame: str | bytes) -> None:
-        if isinstance(frame, str):
-            await self.base_send({"type": "websocket.send", "text": frame})
-        else:
-            await self.base_send({"type": "websocket.send", "bytes": frame})
+        message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else {"type": "websocket.send", "bytes": frame}
+        try:
+            await self.base_send(message)
+        except Disconnected:
+            # The client went away and its websocket.disconnect is on its way: that will
+            # end the session; the frame has nobody to go to.
+            pass
 
     async def close(self) -> None:
         await self.base_send({"type": "websocket.close", "code": 1000})

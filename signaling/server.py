@@ -162,9 +162,7 @@ class Namespace:
         messages = socketio.encode_event(self.name, [event, *args])
         skip_id = skip.id if skip is not None else None
         members = self.sockets if room is None else self.rooms.get(room, {})
-        for socket in tuple(members.values()):
-            if socket.id != skip_id:
-                await socket.send(messages)
+        await _deliver(messages, members.values(), skip_id)
         if room is not None:
             await self.server.broker.publish_room(self.name, room, messages, skip_id)
 
@@ -182,10 +180,8 @@ class Namespace:
         if socket_id is not None:
             targets = [self.sockets[socket_id]] if socket_id in self.sockets else []
         else:
-            targets = tuple(self.rooms.get(room, {}).values())
-        for socket in targets:
-            if socket.id != skip_id:
-                await socket.send(messages)
+            targets = self.rooms.get(room, {}).values()
+        await _deliver(messages, targets, skip_id)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -228,6 +224,16 @@ class Namespace:
             await socket.session.send_messages(
                 socketio.encode(socketio.Packet(socketio.ACK, self.name, _ack_args(result), packet.id))
             )
+
+
+async def _deliver(messages: list, sockets, skip_id: str | None) -> None:
+    """To each socket but `skip_id`; one recipient's failure never starves the others."""
+    for socket in tuple(sockets):
+        if socket.id != skip_id:
+            try:
+                await socket.send(messages)
+            except Exception:
+                log.exception("delivery to %s failed", socket.id)
 
 
 def _ack_args(result: Any) -> list:

@@ -1,0 +1,40 @@
+"""Deliveries survive recipients whose connection is going away."""
+
+import asyncio
+
+from autobahn.exception import Disconnected
+
+from signaling.consumers import WebSocketConsumer
+from signaling.server import ServerConfig, SocketServer
+
+
+class Recipient:
+    def __init__(self, socket_id: str, fails: bool = False):
+        self.id = socket_id
+        self.fails = fails
+        self.received: list = []
+
+    async def send(self, messages: list) -> None:
+        if self.fails:
+            raise RuntimeError("connection lost mid-broadcast")
+        self.received.extend(messages)
+
+
+def test_a_failing_recipient_does_not_stop_a_room_broadcast():
+    namespace = SocketServer(ServerConfig()).of("/")
+    first, broken, last = Recipient("a"), Recipient("b", fails=True), Recipient("c")
+    namespace.rooms["room"] = {r.id: r for r in (first, broken, last)}
+
+    asyncio.run(namespace.emit("user-left", "x", "xavier", room="room"))
+
+    assert first.received == last.received == ['2["user-left","x","xavier"]']
+
+
+def test_writing_to_a_websocket_that_just_closed_is_not_an_error():
+    async def closed_connection(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer = WebSocketConsumer(SocketServer(ServerConfig()))
+    consumer.base_send = closed_connection
+
+    asyncio.run(consumer.write('2["user-left","x","xavier"]'))  # does not raise
