@@ -33,6 +33,11 @@ class Broker:
         """Deliver to a socket another process owns; False when none does."""
         return False
 
+    async def publish_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> bool:
+        """Run a namespace command where another process owns the socket; False when
+        none does."""
+        return False
+
     def remote_session(self, sid: str):
         """A stand-in for a session another process owns (same methods as a Session), or
         None when no other process can own it."""

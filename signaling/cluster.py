@@ -94,10 +94,16 @@ class ClusterBroker(Broker):
         )
 
     async def publish_socket(self, namespace, socket_id, messages):
+        return await self._to_owner(socket_id, {"type": "deliver", "ns": namespace, "socket": socket_id, "messages": messages})
+
+    async def publish_command(self, namespace, socket_id, name, payload):
+        return await self._to_owner(socket_id, {"type": "command", "ns": namespace, "socket": socket_id, "name": name, "payload": payload})
+
+    async def _to_owner(self, socket_id: str, message: dict) -> bool:
         owner = owner_of(socket_id)
         if owner is None or owner == self.process_id:
             return False
-        await self.layer.send(self._channel_of(owner), {"type": "deliver", "ns": namespace, "socket": socket_id, "messages": messages})
+        await self.layer.send(self._channel_of(owner), message)
         return True
 
     # --- sessions owned elsewhere ------------------------------------------------------
@@ -154,6 +160,10 @@ class ClusterBroker(Broker):
             namespace = self.server.namespaces.get(message["ns"])
             if namespace is not None:
                 await namespace.deliver_local(message["messages"], message.get("room"), message.get("socket"), message.get("skip"))
+        elif kind == "command":
+            namespace = self.server.namespaces.get(message["ns"])
+            if namespace is not None:
+                await namespace.command(message["socket"], message["name"], message["payload"])
         elif kind == "reply":
             future = self._pending.get(message["rid"])
             if future is not None and not future.done():

@@ -124,6 +124,7 @@ class Namespace:
         self.sockets: dict[str, Socket] = {}
         self.rooms: dict[str, dict[str, Socket]] = {}
         self.handlers: dict[str, Handler] = {}
+        self.commands: dict[str, Handler] = {}
 
     def on(self, event: str) -> Callable[[Handler], Handler]:
         """Register a handler. Special events: `connect(socket, auth)` (may raise
@@ -134,6 +135,26 @@ class Namespace:
             return handler
 
         return register
+
+    def on_command(self, name: str) -> Callable[[Handler], Handler]:
+        """Register `handler(socket, payload)`, run by whichever process owns the socket
+        that a `command` names (see `command`)."""
+
+        def register(handler: Handler) -> Handler:
+            self.commands[name] = handler
+            return handler
+
+        return register
+
+    async def command(self, socket_id: str, name: str, payload: dict) -> bool:
+        """Run a registered command on a socket, wherever it is connected: what has to
+        happen where the socket lives (joining its rooms, disconnecting it). False when
+        no process has that socket."""
+        socket = self.sockets.get(socket_id)
+        if socket is not None:
+            await self.commands[name](socket, payload)
+            return True
+        return await self.server.broker.publish_command(self.name, socket_id, name, payload)
 
     # --- rooms -------------------------------------------------------------------------
 

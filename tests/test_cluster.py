@@ -218,3 +218,24 @@ def test_redis_unreachable_gives_a_clean_error_and_no_crash(start_server, client
     assert error["event"] == "join-call" and "try again" in error["message"]
     assert requests.get(server.url + "/", timeout=5).text == "I am home"
     assert server.process.poll() is None
+
+
+def test_a_host_removes_a_participant_connected_to_another_process(cluster, clients):
+    first, second = cluster(2)
+    api = first.url + "/api/v1"
+    credentials = {"username": "hostess", "password": "long enough password"}
+    assert requests.post(f"{api}/users/signup", json={"name": "Hostess", **credentials}, timeout=5).status_code == 201
+    token = requests.post(f"{api}/users/login", json=credentials, timeout=5).json()["token"]
+    code = "abc-" + uuid.uuid4().hex[:6]
+    assert requests.post(f"{api}/meeting/create-meet/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200
+
+    host = clients.connect("host", first.url, transports=["websocket"], auth={"token": token})
+    join(host, code, "ignored", "Hostess")
+    guest = clients.connect("guest", second.url, transports=["websocket"])
+    join(guest, code, "gus_guest", "Gus")
+
+    host.emit("remove-participant", {"socketId": guest.id})
+    assert guest.wait_event("removed")[0] == {"by": host.id}
+    assert guest.wait_disconnect() == "io server disconnect"
+    assert host.wait_event("user-left") == [guest.id, "gus_guest"]
+    host.assert_no_event("call-error", within=0.2)

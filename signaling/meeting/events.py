@@ -86,6 +86,9 @@ class MeetingEvents:
             "deny-user": self.deny_user,
         }.items():
             namespace.on(event)(self._guarded(event, handler))
+        namespace.on_command("admit")(self._admit)
+        namespace.on_command("deny")(self._deny)
+        namespace.on_command("expel")(self._expelled)
 
     def _guarded(self, event: str, handler):
         """Rate limit, and turn a Rejected into the sender's call-error."""
@@ -223,25 +226,33 @@ class MeetingEvents:
             await self.state.remove_waiting(room, socket.id)
 
     async def admit_user(self, socket: Socket, args: list) -> None:
-        room, meeting = await self._privileged_room(socket)
-        waiter_id = validation.text(validation.payload_object(args).get("socketId"), "socketId", validation.ROOM_MAX)
-        member = await self.state.remove_waiting(room, waiter_id)
-        target = self.ns.sockets.get(waiter_id)
-        if member is None or target is None:
-            raise Rejected("nobody with that socketId is waiting")
-        target.data["waiting"] = None
-        await target.emit("admitted", {"roomID": room})
-        await self._enter(target, room, member, meeting)
+        room, _ = await self._privileged_room(socket)
+        member = await self._take_waiter(room, args)
+        await self.ns.command(member.id, "admit", {"room": room, "member": member.to_dict()})
 
     async def deny_user(self, socket: Socket, args: list) -> None:
         room, _ = await self._privileged_room(socket)
+        member = await self._take_waiter(room, args)
+        await self.ns.command(member.id, "deny", {"reason": "the host denied entry"})
+
+    async def _take_waiter(self, room: str, args: list) -> Participant:
         waiter_id = validation.text(validation.payload_object(args).get("socketId"), "socketId", validation.ROOM_MAX)
-        if await self.state.remove_waiting(room, waiter_id) is None:
+        member = await self.state.remove_waiting(room, waiter_id)
+        if member is None:
             raise Rejected("nobody with that socketId is waiting")
-        target = self.ns.sockets.get(waiter_id)
-        if target is not None:
-            target.data["waiting"] = None
-        await self.ns.emit_to(waiter_id, "denied", {"reason": "the host denied entry"})
+        return member
+
+    # Run by the process that owns the waiting socket.
+
+    async def _admit(self, target: Socket, payload: dict) -> None:
+        target.data["waiting"] = None
+        room = payload["room"]
+        await target.emit("admitted", {"roomID": room})
+        await self._enter(target, room, Participant.from_dict(payload["member"]), await self.state.meeting(room))
+
+    async def _deny(self, target: Socket, payload: dict) -> None:
+        target.data["waiting"] = None
+        await target.emit("denied", payload)
 
     # --- in the call -------------------------------------------------------------------
 
@@ -356,12 +367,13 @@ class MeetingEvents:
             await self._expel(room, member.id, "meeting-ended", {"by": socket.id})
 
     async def _expel(self, room: str, socket_id: str, event: str, payload: dict) -> None:
-        """Tell a participant why, take them out of the call, and end their connection to
-        the namespace (an unmodified client then does not reconnect)."""
-        target = self.ns.sockets.get(socket_id)
-        if target is None:
-            raise Rejected("that participant is connected elsewhere")
-        await target.emit(event, payload)
+        await self.ns.command(socket_id, "expel", {"event": event, "payload": payload})
+
+    async def _expelled(self, target: Socket, payload: dict) -> None:
+        """Run by the process that owns the socket: tell them why, take them out of the
+        call, and end their connection to the namespace (an unmodified client then does
+        not reconnect)."""
+        await target.emit(payload["event"], payload["payload"])
         await self._leave(target)
         await target.disconnect()
 
