@@ -84,8 +84,10 @@ def test_one_meeting_across_three_processes(cluster, clients):
         assert seen["clients"] == [a.id, b.id, c.id]
         assert seen["usernamesMap"] == {a.id: "ann", b.id: "bob", c.id: "cid"}
         assert seen["namesMap"] == {a.id: "Ann", b.id: "Bob", c.id: "Cid"}
-    existing = {e[0]["id"]: e[0] for e in c.events("user-joined") if e[0].get("existing")}
-    assert existing[b.id]["peerAudioEnabled"] is False and existing[a.id]["peerAudioEnabled"] is True
+    roster = {}
+    for other in (a, b):
+        roster[other] = c.wait_event("user-joined", where=lambda args, o=other: args[0]["id"] == o.id and args[0].get("existing"))[0]
+    assert roster[b]["peerAudioEnabled"] is False and roster[a]["peerAudioEnabled"] is True
 
     # Signals cross processes both ways.
     a.emit("signal", c.id, '{"sdp":"offer-from-a"}')
