@@ -121,16 +121,21 @@ class WebSocketConsumer(LeanConsumer):
         raise StopConsumer
 
     async def write(self, frame: str | bytes) -> None:
-        message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else {"type": "websocket.send", "bytes": frame}
+        if isinstance(frame, str):
+            await self._send({"type": "websocket.send", "text": frame})
+        else:
+            await self._send({"type": "websocket.send", "bytes": frame})
+
+    async def close(self) -> None:
+        await self._send({"type": "websocket.close", "code": 1000})
+
+    async def _send(self, message: dict) -> None:
         try:
             await self.base_send(message)
         except Disconnected:
-            # The client went away and its websocket.disconnect is on its way: that will
-            # end the session; the frame has nobody to go to.
+            # The client went away and its websocket.disconnect is on its way: that ends
+            # the session; this frame has nobody to go to.
             pass
-
-    async def close(self) -> None:
-        await self.base_send({"type": "websocket.close", "code": 1000})
 
 
 class PollingConsumer(LeanConsumer):

@@ -7,8 +7,8 @@ leave through the attached WebSocket writer or the next polling GET.
 
 import asyncio
 import logging
-from http.cookies import CookieError, SimpleCookie
 from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from signaling.protocol import engineio, socketio
@@ -104,8 +104,7 @@ class Session:
         try:
             self.engine.start_poll()
         except ProtocolError:
-            if self.engine.closed:
-                await self._finish(self.engine.close_reason)
+            await self._finish_if_closed()
             raise
         try:
             while not self.engine.has_poll_data:
@@ -120,7 +119,7 @@ class Session:
         try:
             events = self.engine.receive_payload(body, self._loop.time())
         except ProtocolError:
-            await self._finish(self.engine.close_reason)
+            await self._finish_if_closed()
             raise
         await self._handle_events(events)
 
@@ -164,7 +163,7 @@ class Session:
     def websocket_gone(self, write: FrameWriter) -> None:
         """The WebSocket behind `write` closed: if it carried the session, the session ends."""
         if self.carried_by(write):
-            self._ws = None
+            self._ws = self._ws_close = None  # nothing left to write to, or to close
             self._loop.create_task(self._finish(engineio.CLIENT_CLOSE))
         else:
             self.engine.cancel_upgrade()
@@ -207,14 +206,15 @@ class Session:
             self._loop.create_task(self._finish(self.engine.close_reason))
             return
         if results and self._ws is not None:
-            self._loop.create_task(self._write_all(results))
+            self._loop.create_task(self._write_all(self._ws, results))
         elif self.engine.has_poll_data:
             self._poll_ready.set()
         self._schedule_timer()
 
-    async def _write_all(self, frames: list) -> None:
+    @staticmethod
+    async def _write_all(write: FrameWriter, frames: list) -> None:
         for frame in frames:
-            await self._ws(frame)
+            await write(frame)
 
     # --- close -------------------------------------------------------------------------
 
@@ -222,6 +222,12 @@ class Session:
         """Close from the server side (the client is told), then clean up."""
         self.engine.close(reason)
         self._loop.create_task(self._finish(reason))
+
+    async def _finish_if_closed(self) -> None:
+        """After a refused request: a request that broke the session's rules (overlapping
+        polls, a bad payload) ended it; one that only came the wrong way did not."""
+        if self.engine.closed:
+            await self._finish(self.engine.close_reason)
 
     async def _finish(self, reason: str | None) -> None:
         """Runs once, however the session ended: tell the server, free the transports."""
