@@ -215,6 +215,10 @@ class Namespace:
         except ConnectionRefused as refusal:
             await session.send_messages(session.sio.refuse(self.name, refusal.message, refusal.data))
             return
+        except Exception:
+            log.exception("connect handler of %s failed", self.name)
+            await session.send_messages(session.sio.refuse(self.name, "Server error, try again"))
+            return
         if session.closed:
             return
         session.sockets[self.name] = socket
@@ -237,8 +241,8 @@ class Namespace:
 
     async def _dispatch(self, socket: Socket, packet: socketio.Packet) -> None:
         event, *args = packet.data
-        handler = self.handlers.get(event)
-        if handler is None or event in ("connect", "disconnect"):
+        handler = self.handlers.get(event)  # never connect/disconnect: the codec refuses those
+        if handler is None:
             return
         result = await handler(socket, args)
         if packet.id is not None and socket.connected:

@@ -38,3 +38,24 @@ def test_writing_to_a_websocket_that_just_closed_is_not_an_error():
     consumer.base_send = closed_connection
 
     asyncio.run(consumer.write('2["user-left","x","xavier"]'))  # does not raise
+
+
+def test_a_connect_handler_that_fails_answers_connect_error_and_keeps_the_connection():
+    from signaling.protocol.engineio import Transport
+    from signaling.protocol.socketio import CONNECT, Packet
+    from signaling.sessions import Handshake
+
+    server = SocketServer(ServerConfig())
+
+    @server.of("/").on("connect")
+    async def connect(socket, auth):
+        raise ConnectionError("the database is down")
+
+    async def scenario():
+        session = server.open_session(Transport.POLLING, Handshake())
+        await server.handle_packet(session, Packet(CONNECT))
+        return session
+
+    session = asyncio.run(scenario())
+    assert session.engine.take_poll_payload() == '44{"message":"Server error, try again"}'
+    assert not session.closed and session.sockets == {}
