@@ -170,6 +170,25 @@ def test_a_client_that_never_answers_pings_is_dropped(conformance):
     assert PING_CYCLE * 0.8 <= elapsed <= PING_CYCLE + 1.0, elapsed
 
 
+def test_a_connection_that_never_connects_a_namespace_is_closed_after_connect_timeout(conformance):
+    ws = websocket.create_connection(ws_url(conformance), timeout=3)
+    started = time.monotonic()
+    try:
+        assert ws.recv().startswith("0{")
+        while True:  # answer the heartbeat, never send a Socket.IO CONNECT
+            try:
+                frame = ws.recv()
+            except websocket.WebSocketConnectionClosedException:
+                break
+            if frame in ("", b""):
+                break
+            if frame == "2":
+                ws.send("3")
+    finally:
+        ws.close()
+    assert 0.9 <= time.monotonic() - started <= 2.5  # connectTimeout is 1000 ms
+
+
 # --- acks, binary, namespaces -------------------------------------------------------------
 
 
@@ -350,6 +369,21 @@ def test_malformed_post_ends_the_session(conformance):
     gone = requests.get(url, timeout=5)
     assert gone.status_code == 400
     assert gone.json()["code"] == 1
+
+
+def test_websocket_message_over_max_payload_closes_the_connection(nc, conformance):
+    ws = open_raw_websocket(conformance)
+    try:
+        ws.send('42["message","' + "x" * 1_000_000 + '"]')
+        with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
+            for _ in range(5):
+                if ws.recv() in ("", b""):
+                    raise websocket.WebSocketConnectionClosedException("closed")
+    finally:
+        ws.close()
+    a = nc.connect("a", conformance.url, transports=["websocket"])
+    a.emit("message", "x" * 900_000)  # under the limit: echoed
+    assert len(a.wait_event("message-back")[0]) == 900_000
 
 
 def _sends_garbage_and_is_closed(server, garbage) -> None:
