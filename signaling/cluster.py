@@ -228,12 +228,20 @@ class ClusterBroker(Broker):
             try:
                 await self.redis.set(alive, "1", px=self.presence_ttl_ms)
                 await self.redis.sadd(members, self.process_id)
+                await self._renew_groups()
                 await self._reap_dead(members)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("presence heartbeat failed (%s); retrying", exc)
             await asyncio.sleep(self.presence_period)
+
+    async def _renew_groups(self) -> None:
+        """Group memberships live in Redis: renewed here, they outlive a Redis restart
+        and channels_redis's group expiry during a long call."""
+        for namespace in self.server.namespaces.values():
+            for room in tuple(namespace.rooms):
+                await self.room_created(namespace.name, room)
 
     async def _reap_dead(self, members_key: str) -> None:
         for process in await self.redis.smembers(members_key):

@@ -58,8 +58,11 @@ def check_request(config: ServerConfig, handshake: Handshake, transport: Transpo
     """The checks both transports share; raises RequestRefused."""
     if handshake.query.get("EIO") != "4":
         raise RequestRefused(UNSUPPORTED_PROTOCOL_VERSION)
-    if handshake.query.get("transport") != transport.value:
-        raise RequestRefused(TRANSPORT_UNKNOWN if "transport" not in handshake.query else BAD_REQUEST)
+    requested = handshake.query.get("transport")
+    if requested not in ("polling", "websocket"):
+        raise RequestRefused(TRANSPORT_UNKNOWN)
+    if requested != transport.value:  # e.g. transport=websocket on a plain GET
+        raise RequestRefused(BAD_REQUEST)
     if not origin_allowed(config, handshake.headers):
         raise RequestRefused(FORBIDDEN, 403)
 

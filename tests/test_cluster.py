@@ -5,11 +5,13 @@ daphne processes; each client pinned to one process.
 """
 
 import signal
+import subprocess
 import time
 import uuid
 
 import orjson
 import pytest
+import redis
 import requests
 import websocket
 
@@ -241,3 +243,65 @@ def test_a_host_removes_a_participant_connected_to_another_process(cluster, clie
     assert guest.wait_disconnect() == "io server disconnect"
     assert host.wait_event("user-left") == [guest.id, "gus_guest"]
     host.assert_no_event("call-error", within=0.2)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so that it can be killed and started again."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port).ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(5)
+
+
+@pytest.fixture
+def private_redis(redis_url):  # needs the machine's Redis too: it proves redis-server is installed
+    server = PrivateRedis().start()
+    yield server
+    server.kill()
+
+
+def test_a_redis_restart_mid_call_gives_clean_errors_then_calls_work_again(cluster, clients, private_redis):
+    first, second = cluster(2, REDIS_URL=private_redis.url)
+    room = "restart-" + uuid.uuid4().hex[:6]
+    a = clients.connect("a", first.url, transports=["websocket"])
+    b = clients.connect("b", second.url, transports=["websocket"])
+    join(a, room, "ann", "Ann")
+    join(b, room, "bob", "Bob")
+
+    private_redis.kill()
+    mark = a.mark()
+    a.emit("chat-message", {"data": "anyone?"})
+    error = a.wait_event("call-error", after=mark, timeout=15)[0]
+    assert error["event"] == "chat-message"
+    assert first.process.poll() is None and second.process.poll() is None
+
+    private_redis.start()
+    time.sleep(2 * BOUND)  # presence and group memberships come back with the heartbeat
+    # The live state went with Redis: the participants join again, and all works.
+    join(a, room, "ann", "Ann")
+    rejoined = join(b, room, "bob", "Bob")
+    assert rejoined["clients"] == [a.id, b.id]
+    mark = b.mark()
+    a.emit("chat-message", {"data": "back"})
+    assert b.wait_event("chat-message", after=mark)[0]["data"] == "back"
+    a.emit("signal", b.id, "after the restart")
+    assert b.wait_event("signal", where=lambda args: args[1] == "after the restart")[0] == a.id

@@ -317,11 +317,6 @@ def test_a_guest_nobody_admits_is_denied_after_the_timeout(nc, impatient_waiting
     assert g.events("user-joined") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG signaling/meeting/events.py _wait: the waiting timer of an earlier wait is never cancelled, "
-    "so a guest who stops waiting (leave-call) and asks again is denied when the FIRST wait's timeout ends",
-)
 def test_asking_again_gets_a_full_waiting_time(nc, impatient_waiting_room):
     rest = Rest(impatient_waiting_room.url)
     code = rest.create_meeting(rest.account("host"))
@@ -361,11 +356,6 @@ def test_a_co_host_removed_mid_call_loses_host_actions_and_admit_requests(nc, wa
     h.assert_no_event("force-mute", within=0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG signaling/meeting/events.py end_meeting: only the roster is expelled; a guest in the waiting "
-    "room gets no meeting-ended/denied and keeps waiting until the waiting timeout",
-)
 def test_ending_the_meeting_tells_the_guests_still_waiting(nc, waiting_room):
     rest = Rest(waiting_room.url)
     host = rest.account("host")
@@ -383,3 +373,18 @@ def test_ending_the_meeting_tells_the_guests_still_waiting(nc, waiting_room):
         timeout=1.5,
         describe="meeting-ended or denied",
     )
+
+
+def test_turning_host_permission_off_admits_the_guests_already_waiting(nc, waiting_room):
+    rest = Rest(waiting_room.url)
+    host = rest.account("host")
+    code = rest.create_meeting(host)
+    h = nc.connect("h", waiting_room.url, transports=["websocket"], auth={"token": host.token})
+    g = nc.connect("g", waiting_room.url, transports=["websocket"])
+    join(h, code)
+    g.emit("join-call", join_payload(code, "gus", "Gus"))
+    g.wait_event("waiting")
+    rest.patch_meeting(host, code, {"hostControls": {"hostPermissionRequired": False}})
+    g.wait_event("admitted")
+    assert g.wait_event("user-joined", where=lambda args: args[0]["id"] == g.id)[0]["clients"] == [h.id, g.id]
+    assert h.wait_event("user-joined", where=lambda args: args[0]["id"] == g.id)[0]["name"] == "Gus"

@@ -296,12 +296,6 @@ def test_wrong_types_are_refused(nc, guests):
     assert b.wait_event("user-media-update", after=mark_b)[0]["peerAudioEnabled"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG signaling/meeting/validation.py signal_message: orjson.dumps raises TypeError on bytes inside an "
-    "object, so the server logs an ERROR traceback and answers the internal-error call-error 'the server could "
-    "not do that now; try again' (retrying cannot help) instead of relaying it or refusing it as invalid input",
-)
 def test_a_signal_object_carrying_binary_is_relayed_or_refused_as_invalid(nc, guests):
     room = unique("binary-signal")
     a = nc.connect("a", guests.url, transports=["websocket"])

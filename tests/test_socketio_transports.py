@@ -335,7 +335,11 @@ def test_missing_or_bad_transport(conformance):
     assert missing.json() == {"code": 0, "message": "Transport unknown"}
     bad = requests.get(polling_url(conformance, "EIO=4&transport=carrier-pigeon"), timeout=5)
     assert bad.status_code == 400
-    assert isinstance(bad.json()["code"], int)
+    assert bad.json() == {"code": 0, "message": "Transport unknown"}
+    # A known transport on the wrong kind of request is a bad request instead.
+    wrong = requests.get(polling_url(conformance, "EIO=4&transport=websocket"), timeout=5)
+    assert wrong.status_code == 400
+    assert wrong.json() == {"code": 3, "message": "Bad request"}
 
 
 def test_unknown_session_id(conformance):

@@ -206,29 +206,33 @@ class MeetingEvents:
     async def _wait(self, socket: Socket, room: str, member: Participant, meeting: MeetingInfo) -> None:
         await self.state.add_waiting(room, member)
         socket.data["waiting"] = room
+        socket.data["wait_timer"] = asyncio.get_running_loop().call_later(
+            self.config.waiting_timeout, lambda: asyncio.ensure_future(self._waited_too_long(socket, room))
+        )
         await socket.emit("waiting", {"roomID": room})
         for other in await self.state.roster(room):
             if meeting.privileged(other.account):
                 await self.ns.emit_to(other.id, "admit-request", _waiter_payload(member))
-        asyncio.get_running_loop().call_later(
-            self.config.waiting_timeout, lambda: asyncio.ensure_future(self._waited_too_long(socket, room))
-        )
 
     async def _waited_too_long(self, socket: Socket, room: str) -> None:
         if socket.data.get("waiting") == room and await self.state.remove_waiting(room, socket.id):
-            socket.data["waiting"] = None
-            await socket.emit("denied", {"reason": "no host admitted you in time"})
+            await self._deny(socket, {"reason": "no host admitted you in time"})
 
     async def _stop_waiting(self, socket: Socket) -> None:
-        room = socket.data.get("waiting")
+        room = _end_wait(socket)
         if room is not None:
-            socket.data["waiting"] = None
             await self.state.remove_waiting(room, socket.id)
+
+    async def _settle_waiters(self, room: str, command: str, payload_for) -> None:
+        """Admit or deny everyone waiting for `room` at once."""
+        for waiter in await self.state.waiting(room):
+            if await self.state.remove_waiting(room, waiter.id) is not None:
+                await self.ns.command(waiter.id, command, payload_for(waiter))
 
     async def admit_user(self, socket: Socket, args: list) -> None:
         room, _ = await self._privileged_room(socket)
         member = await self._take_waiter(room, args)
-        await self.ns.command(member.id, "admit", {"room": room, "member": member.to_dict()})
+        await self.ns.command(member.id, "admit", _admission(room, member))
 
     async def deny_user(self, socket: Socket, args: list) -> None:
         room, _ = await self._privileged_room(socket)
@@ -245,13 +249,13 @@ class MeetingEvents:
     # Run by the process that owns the waiting socket.
 
     async def _admit(self, target: Socket, payload: dict) -> None:
-        target.data["waiting"] = None
+        _end_wait(target)
         room = payload["room"]
         await target.emit("admitted", {"roomID": room})
         await self._enter(target, room, Participant.from_dict(payload["member"]), await self.state.meeting(room))
 
     async def _deny(self, target: Socket, payload: dict) -> None:
-        target.data["waiting"] = None
+        _end_wait(target)
         await target.emit("denied", payload)
 
     # --- in the call -------------------------------------------------------------------
@@ -363,6 +367,7 @@ class MeetingEvents:
 
     async def end_meeting(self, socket: Socket, args: list) -> None:
         room, _ = await self._privileged_room(socket)
+        await self._settle_waiters(room, "deny", lambda waiter: {"reason": "the meeting has ended"})
         for member in await self.state.roster(room):
             await self._expel(room, member.id, "meeting-ended", {"by": socket.id})
 
@@ -392,8 +397,25 @@ class MeetingEvents:
         """The meeting was edited (REST): refresh the cached controls, tell the call."""
         if await self.state.meeting(room) is None:
             return
-        await self.state.set_meeting(room, MeetingInfo.from_dict(meeting_json))
+        info = MeetingInfo.from_dict(meeting_json)
+        await self.state.set_meeting(room, info)
         await self.ns.emit("host-controls-update", meeting_json, room=room)
+        if not info.allows("hostPermissionRequired"):
+            # Nobody needs admitting any more, including those already waiting.
+            await self._settle_waiters(room, "admit", lambda waiter: _admission(room, waiter))
+
+
+def _end_wait(socket: Socket) -> str | None:
+    """Forget that a socket waits (and its timer); returns the room it waited for."""
+    timer = socket.data.pop("wait_timer", None)
+    if timer is not None:
+        timer.cancel()
+    room, socket.data["waiting"] = socket.data.get("waiting"), None
+    return room
+
+
+def _admission(room: str, member: Participant) -> dict:
+    return {"room": room, "member": member.to_dict()}
 
 
 def _account_name(socket: Socket) -> str | None:

@@ -56,7 +56,10 @@ def signal_message(message: Any) -> Any:
     if isinstance(message, str):
         encoded = message
     elif isinstance(message, dict):
-        encoded = orjson.dumps(message)
+        try:
+            encoded = orjson.dumps(message)
+        except orjson.JSONEncodeError:  # binary inside: no SDP or ICE message has that
+            raise Rejected("signal message must be JSON text") from None
     else:
         raise Rejected("signal message must be a string or an object")
     if exceeds_bytes(encoded, SIGNAL_MAX_BYTES):
