@@ -91,6 +91,23 @@ class LeanConsumer(AsyncConsumer):
 class WebSocketConsumer(LeanConsumer):
     session: Session | None = None
 
+    async def __call__(self, scope, receive, send):
+        # The generic dispatch, minus a lookup by name for every frame of a call.
+        self.scope = scope
+        self.base_send = send
+        await self.server.start()
+        write, close = self.write, self.close  # one bound method each, compared by the session
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    frame = message.get("text")
+                    await self.session.receive_ws_frame(frame if frame is not None else message.get("bytes") or b"", write, close)
+                else:
+                    await self.dispatch(message)
+        except StopConsumer:
+            pass
+
     async def websocket_connect(self, message):
         handshake = read_handshake(self.scope)
         try:
@@ -111,12 +128,6 @@ class WebSocketConsumer(LeanConsumer):
             await self.close()
             raise StopConsumer
         self.session = session
-
-    async def websocket_receive(self, message):
-        frame = message.get("text")
-        if frame is None:
-            frame = message.get("bytes") or b""
-        await self.session.receive_ws_frame(frame, self.write, self.close)
 
     async def websocket_disconnect(self, message):
         if self.session is not None:

@@ -12,6 +12,7 @@ between sockets of the same room.
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from signaling.cluster import owner_of
@@ -93,7 +94,7 @@ class MeetingEvents:
     def _guarded(self, event: str, handler):
         """Rate limit, and turn a Rejected into the sender's call-error."""
         async def run(socket: Socket, args: list):
-            if not socket.data["bucket"].allow(asyncio.get_running_loop().time()):
+            if not socket.data["bucket"].allow(time.monotonic()):
                 await self._refuse(socket, event, "too many events; slow down")
                 return None
             try:
@@ -123,7 +124,7 @@ class MeetingEvents:
             account=account,
             room=None,
             waiting=None,
-            bucket=TokenBucket(self.config.event_rate, self.config.event_burst, asyncio.get_running_loop().time()),
+            bucket=TokenBucket(self.config.event_rate, self.config.event_burst, time.monotonic()),
         )
 
     async def disconnect(self, socket: Socket, reason: str) -> None:

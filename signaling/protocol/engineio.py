@@ -30,7 +30,7 @@ class SessionClosed(Exception):
     """An operation on a session that has already closed."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per frame, and frozen ones cost more
 class Packet:
     type: str
     data: str | bytes = ""
@@ -108,7 +108,7 @@ class EngineConfig:
 
 
 # Events a session hands back to its caller.
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageReceived:
     data: str | bytes
 
@@ -151,6 +151,8 @@ class EngineSession:
         self._poll_active = False
         self._next_ping_at = now + config.ping_interval
         self._pong_deadline: float | None = None
+        # A text frame this short is within max_payload however its characters encode.
+        self._small_frame = config.max_payload // 4
 
     # --- handshake ---------------------------------------------------------------------
 
@@ -241,6 +243,8 @@ class EngineSession:
         """A frame from the session's WebSocket (after the upgrade, or WebSocket-only)."""
         if self.state is State.CLOSED:
             raise SessionClosed(self.sid)
+        if isinstance(frame, str) and frame[:1] == MESSAGE and len(frame) <= self._small_frame:
+            return [MessageReceived(frame[1:])]  # the common case, without the general checks
         try:
             if exceeds_bytes(frame, self.config.max_payload):
                 raise PayloadTooLarge("WebSocket message")

@@ -26,7 +26,7 @@ _MAX_ACK_ID_DIGITS = len(str(_MAX_ACK_ID))
 MAX_DEPTH = 32
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per message, and frozen ones cost more
 class Packet:
     type: int
     namespace: str = DEFAULT_NAMESPACE
@@ -62,9 +62,13 @@ def encode(packet: Packet) -> list:
 
 
 def encode_event(namespace: str, args: list, ack_id: int | None = None) -> list:
-    """The common case, `args` being `[event name, *arguments]`, without binary."""
-    if namespace == DEFAULT_NAMESPACE and ack_id is None and not _has_binary(args):
-        return ["2" + _json(args)]
+    """An EVENT, `args` being `[event name, *arguments]`."""
+    if namespace == DEFAULT_NAMESPACE and ack_id is None:
+        try:
+            # The common case, tried first: JSON cannot hold bytes, so binary fails here.
+            return ["2" + _json(args)]
+        except orjson.JSONEncodeError:
+            pass
     return encode(Packet(EVENT, namespace, args, ack_id))
 
 
@@ -92,13 +96,22 @@ def _deconstruct(value: Any, attachments: list) -> Any:
 # --- decoding --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Header:
     packet: Packet
     attachments: int
 
 
 def _decode_text(text: str) -> _Header:
+    if text[:2] == "2[":
+        # An EVENT for the main namespace without ack, the bulk of all traffic.
+        try:
+            data = orjson.loads(text[1:])
+        except orjson.JSONDecodeError:
+            raise ProtocolError("invalid JSON in packet") from None
+        if not _valid_payload(EVENT, data, None) or _too_deep(data):
+            raise ProtocolError("invalid EVENT payload")
+        return _Header(Packet(EVENT, DEFAULT_NAMESPACE, data), 0)
     if not text or text[0] not in "0123456":
         raise ProtocolError("unknown Socket.IO packet type")
     kind = ord(text[0]) - 48
@@ -135,11 +148,22 @@ def _decode_text(text: str) -> _Header:
             data = orjson.loads(text[i:])
         except orjson.JSONDecodeError:
             raise ProtocolError("invalid JSON in packet") from None
-        if text.count("[", i) + text.count("{", i) > MAX_DEPTH and _depth_exceeds(data, MAX_DEPTH):
+        if _too_deep(data):
             raise ProtocolError("JSON nested too deeply")
     if not _valid_payload(kind, data, ack_id):
         raise ProtocolError("invalid payload for packet type")
     return _Header(Packet(kind, namespace, data, ack_id), attachments)
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether decoded JSON nests deeper than MAX_DEPTH; a flat list (most events) is
+    settled without the full walk."""
+    if isinstance(data, list):
+        for item in data:
+            if isinstance(item, (list, dict)):
+                return _depth_exceeds(data, MAX_DEPTH)
+        return False
+    return isinstance(data, dict) and _depth_exceeds(data, MAX_DEPTH)
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
