@@ -146,7 +146,7 @@ class WebSocketConsumer(LeanConsumer):
     async def _send(self, message: dict) -> None:
         try:
             await self.base_send(message)
-        except Disconnected:
+        except (Disconnected, OSError):  # daphne's; what the ASGI spec asks of servers
             # The client went away and its websocket.disconnect is on its way: that ends
             # the session; this frame has nobody to go to.
             pass
