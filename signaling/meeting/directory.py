@@ -21,12 +21,11 @@ class Directory:
     async def identify(self, token: str) -> Account | None:
         return await asyncio.to_thread(_identify, token)
 
-    async def open_meeting(self, code: str) -> MeetingInfo | None:
-        """The meeting behind a room, its `lastActive` refreshed; None if there is none."""
-        return await asyncio.to_thread(_open_meeting, code)
-
-    async def username_registered(self, username: str) -> bool:
-        return await asyncio.to_thread(username_exists, username)
+    async def open_meeting(self, code: str, guest_username: str | None) -> tuple[MeetingInfo | None, bool]:
+        """For a join, in one trip to a worker thread: the meeting behind the room (its
+        `lastActive` refreshed; None if there is none), and whether a guest's username
+        belongs to an account."""
+        return await asyncio.to_thread(_open_meeting, code, guest_username)
 
 
 def _identify(token: str) -> Account | None:
@@ -34,6 +33,7 @@ def _identify(token: str) -> Account | None:
     return Account(user.username, user.name) if user is not None else None
 
 
-def _open_meeting(code: str) -> MeetingInfo | None:
+def _open_meeting(code: str, guest_username: str | None) -> tuple[MeetingInfo | None, bool]:
     meeting = touch_meeting(code)
-    return MeetingInfo.from_dict(meeting_json(meeting)) if meeting is not None else None
+    info = MeetingInfo.from_dict(meeting_json(meeting)) if meeting is not None else None
+    return info, guest_username is not None and username_exists(guest_username)

@@ -156,10 +156,11 @@ class MeetingEvents:
             "videoEnabled": validation.flag(payload.get("videoEnabled"), "videoEnabled"),
             "videoAvailable": validation.flag(payload.get("videoAvailable"), "videoAvailable"),
         }
-        meeting = await self.directory.open_meeting(room)
+        guest_username = username if account is None and username != "guest" else None
+        meeting, username_taken = await self.directory.open_meeting(room, guest_username)
         if meeting is None and not self.config.allow_unknown_rooms:
             raise Rejected("No such meeting found")
-        if account is None and username != "guest" and await self.directory.username_registered(username):
+        if username_taken:
             raise Rejected("that username belongs to an account: log in to use it")
 
         if socket.data["room"] not in (None, room):
