@@ -10,6 +10,7 @@ from signaling.meeting.directory import Directory
 from signaling.meeting.events import MeetingConfig, MeetingEvents
 from signaling.meeting.redis_state import RedisRoomState
 from signaling.meeting.state import MemoryRoomState
+from signaling.redis_pools import waiting_pool
 from signaling.server import ServerConfig, SocketServer
 
 _meeting_events: MeetingEvents | None = None
@@ -27,7 +28,7 @@ def build_server() -> SocketServer:
         allowed_origins=tuple(conf["ALLOWED_ORIGINS"]),
     )
     if settings.REDIS_URL:
-        redis = Redis.from_url(settings.REDIS_URL)
+        redis = Redis(connection_pool=waiting_pool(settings.REDIS_URL))
         prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
         # A dead process's participants must be gone before their peers' clients give up.
         broker = ClusterBroker(get_channel_layer(), redis, prefix=prefix, presence_bound=config.ping_interval + config.ping_timeout)

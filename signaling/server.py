@@ -322,19 +322,19 @@ class SocketServer:
         return self.broker.remote_session(sid)
 
     async def handle_packet(self, session: Session, packet: socketio.Packet) -> None:
+        """Whatever a handler does wrong is logged; it never reaches the transport."""
+        try:
+            await self._handle_packet(session, packet)
+        except Exception:
+            log.exception("handling a packet of type %d for %s failed", packet.type, packet.namespace)
+
+    async def _handle_packet(self, session: Session, packet: socketio.Packet) -> None:
         kind = packet.type
         if kind == socketio.EVENT:
             socket = session.sockets[packet.namespace]
-            try:
-                await socket.namespace._dispatch(socket, packet)
-            except Exception:
-                log.exception("handler for %r failed", packet.data[0])
+            await socket.namespace._dispatch(socket, packet)
         elif kind == socketio.ACK:
-            socket = session.sockets[packet.namespace]
-            try:
-                await socket._acked(packet.id, packet.data)
-            except Exception:
-                log.exception("ack callback failed")
+            await session.sockets[packet.namespace]._acked(packet.id, packet.data)
         elif kind == socketio.CONNECT:
             namespace = self.namespaces.get(packet.namespace)
             if namespace is None:

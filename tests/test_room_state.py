@@ -1,0 +1,125 @@
+"""The room state behaves the same in memory and in Redis (one suite, both stores)."""
+
+import asyncio
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from signaling.meeting.redis_state import RedisRoomState
+from signaling.meeting.state import CHAT_HISTORY_LIMIT, MeetingInfo, MemoryRoomState, Participant
+from signaling.redis_pools import waiting_pool
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_state(request):
+    """A factory, so that each test builds its store inside its own event loop."""
+    if request.param == "memory":
+        return MemoryRoomState
+    url = request.getfixturevalue("redis_url")
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    return lambda: RedisRoomState(Redis(connection_pool=waiting_pool(url)), prefix)
+
+
+def member(socket_id: str, **fields) -> Participant:
+    return Participant(socket_id, f"user-{socket_id}", f"Name {socket_id}", **fields)
+
+
+def run(make_state, scenario):
+    async def main():
+        return await scenario(make_state())
+
+    return asyncio.run(main())
+
+
+def test_the_roster_keeps_join_order_and_a_rejoin_keeps_its_place(make_state):
+    async def scenario(state):
+        await state.join("r", member("a.p1"))
+        await state.join("r", member("b.p2"))
+        roster = await state.join("r", member("a.p1", audioEnabled=True))
+        return roster
+
+    roster = run(make_state, scenario)
+    assert [p.id for p in roster] == ["a.p1", "b.p2"]
+    assert roster[0].audioEnabled is True
+
+
+def test_leaving_returns_the_participant_and_the_last_one_out_clears_the_history(make_state):
+    async def scenario(state):
+        await state.join("r", member("a.p1"))
+        await state.join("r", member("b.p1"))
+        await state.add_chat("r", {"data": "hi"})
+        first = await state.leave("r", "a.p1")
+        history_while_b_stays = await state.chat_history("r")
+        await state.leave("r", "b.p1")
+        return first, history_while_b_stays, await state.chat_history("r"), await state.roster("r"), await state.leave("r", "b.p1")
+
+    first, kept, cleared, roster, again = run(make_state, scenario)
+    assert first.id == "a.p1" and first.name == "Name a.p1"
+    assert kept == [{"data": "hi"}]
+    assert cleared == [] and roster == [] and again is None
+
+
+def test_the_chat_history_keeps_the_newest_messages(make_state):
+    async def scenario(state):
+        await state.join("r", member("a.p1"))
+        for i in range(CHAT_HISTORY_LIMIT + 5):
+            await state.add_chat("r", {"n": i})
+        return await state.chat_history("r")
+
+    history = run(make_state, scenario)
+    assert [m["n"] for m in history] == list(range(5, CHAT_HISTORY_LIMIT + 5))
+
+
+def test_media_updates_and_the_meeting_cache(make_state):
+    async def scenario(state):
+        await state.join("r", member("a.p1"))
+        updated = await state.set_media("r", "a.p1", {"videoEnabled": True})
+        missing = await state.set_media("r", "nobody", {"videoEnabled": True})
+        await state.set_meeting("r", MeetingInfo("host", ["co"], {"audioAllowed": False}))
+        return updated, missing, await state.participant("r", "a.p1"), await state.meeting("r")
+
+    updated, missing, stored, meeting = run(make_state, scenario)
+    assert updated.videoEnabled and stored.videoEnabled and missing is None
+    assert meeting.privileged("co") and not meeting.privileged("guest") and not meeting.allows("audioAllowed")
+
+
+def test_waiting_joiners_are_listed_and_taken_once(make_state):
+    async def scenario(state):
+        await state.add_waiting("r", member("w.p1"))
+        listed = await state.waiting("r")
+        taken = await state.remove_waiting("r", "w.p1")
+        return listed, taken, await state.remove_waiting("r", "w.p1")
+
+    listed, taken, again = run(make_state, scenario)
+    assert [p.id for p in listed] == ["w.p1"] and taken.id == "w.p1" and again is None
+
+
+def test_redis_tracks_the_rooms_of_each_process_for_reaping(redis_url):
+    def make():
+        return RedisRoomState(Redis(connection_pool=waiting_pool(redis_url)), f"t{uuid.uuid4().hex[:8]}")
+
+    async def scenario(state):
+        await state.join("r1", member("a.dead"))
+        await state.join("r2", member("b.dead"))
+        await state.join("r2", member("c.alive"))
+        await state.leave("r1", "a.dead")  # its last member in r1: r1 is no longer its room
+        return sorted(await state.rooms_of_process("dead")), await state.rooms_of_process("alive")
+
+    dead, alive = run(make, scenario)
+    assert dead == ["r2"] and alive == ["r2"]
+
+
+def test_a_burst_of_a_thousand_concurrent_operations_waits_for_connections(redis_url):
+    """A thousand sockets leaving at once: more commands in flight than connections."""
+
+    def make():
+        return RedisRoomState(Redis(connection_pool=waiting_pool(redis_url)), f"t{uuid.uuid4().hex[:8]}")
+
+    async def scenario(state):
+        await asyncio.gather(*(state.join(f"room{i % 250}", member(f"s{i}.p1")) for i in range(1000)))
+        gone = await asyncio.gather(*(state.leave(f"room{i % 250}", f"s{i}.p1") for i in range(1000)))
+        return gone
+
+    gone = run(make, scenario)
+    assert all(p is not None for p in gone)
