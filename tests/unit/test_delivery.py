@@ -59,3 +59,25 @@ def test_a_connect_handler_that_fails_answers_connect_error_and_keeps_the_connec
     session = asyncio.run(scenario())
     assert session.engine.take_poll_payload() == '44{"message":"Server error, try again"}'
     assert not session.closed and session.sockets == {}
+
+
+def test_a_disconnect_handler_that_fails_leaves_the_connection_usable():
+    from signaling.protocol.engineio import Transport
+    from signaling.protocol.socketio import CONNECT, DISCONNECT, Packet
+    from signaling.sessions import Handshake
+
+    server = SocketServer(ServerConfig())
+
+    @server.of("/").on("disconnect")
+    async def disconnect(socket, reason):
+        raise ConnectionError("Redis is restarting")
+
+    async def scenario():
+        session = server.open_session(Transport.POLLING, Handshake())
+        await server.handle_packet(session, Packet(CONNECT))
+        await server.handle_packet(session, Packet(DISCONNECT))  # must not raise
+        await server.handle_packet(session, Packet(CONNECT))
+        return session
+
+    session = asyncio.run(scenario())
+    assert not session.closed and "/" in session.sockets
