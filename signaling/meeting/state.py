@@ -121,23 +121,22 @@ class MemoryRoomState(RoomState):
             state = self._rooms[room] = _Room()
         return state
 
-    def _forget_if_empty(self, room: str) -> None:
-        state = self._rooms.get(room)
-        if state is not None and not state.members and not state.waiting:
-            del self._rooms[room]
-
     async def join(self, room, participant):
         members = self._room(room).members
         members[participant.id] = participant
         return list(members.values())
 
-    async def leave(self, room, socket_id):
+    def _take(self, room: str, socket_id: str, waiting: bool) -> Participant | None:
         state = self._rooms.get(room)
         if state is None:
             return None
-        gone = state.members.pop(socket_id, None)
-        self._forget_if_empty(room)
+        gone = (state.waiting if waiting else state.members).pop(socket_id, None)
+        if not state.members and not state.waiting:
+            del self._rooms[room]
         return gone
+
+    async def leave(self, room, socket_id):
+        return self._take(room, socket_id, waiting=False)
 
     async def roster(self, room):
         state = self._rooms.get(room)
@@ -172,12 +171,7 @@ class MemoryRoomState(RoomState):
         self._room(room).waiting[participant.id] = participant
 
     async def remove_waiting(self, room, socket_id):
-        state = self._rooms.get(room)
-        if state is None:
-            return None
-        gone = state.waiting.pop(socket_id, None)
-        self._forget_if_empty(room)
-        return gone
+        return self._take(room, socket_id, waiting=True)
 
     async def waiting(self, room):
         state = self._rooms.get(room)

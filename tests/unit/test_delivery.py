@@ -1,11 +1,14 @@
-"""Deliveries survive recipients whose connection is going away."""
+"""Deliveries and connections survive recipients that go away and handlers that fail."""
 
 import asyncio
 
 from autobahn.exception import Disconnected
 
 from signaling.consumers import WebSocketConsumer
+from signaling.protocol.engineio import Transport
+from signaling.protocol.socketio import CONNECT, DISCONNECT, Packet
 from signaling.server import ServerConfig, SocketServer
+from signaling.sessions import Handshake, Session
 
 
 class Recipient:
@@ -40,44 +43,37 @@ def test_writing_to_a_websocket_that_just_closed_is_not_an_error():
     asyncio.run(consumer.write('2["user-left","x","xavier"]'))  # does not raise
 
 
-def test_a_connect_handler_that_fails_answers_connect_error_and_keeps_the_connection():
-    from signaling.protocol.engineio import Transport
-    from signaling.protocol.socketio import CONNECT, Packet
-    from signaling.sessions import Handshake
+def run_packets(server: SocketServer, *packets: Packet) -> Session:
+    """Feed Socket.IO packets to a fresh polling session of `server`."""
 
+    async def scenario():
+        session = server.open_session(Transport.POLLING, Handshake())
+        for packet in packets:
+            await server.handle_packet(session, packet)
+        return session
+
+    return asyncio.run(scenario())
+
+
+def test_a_connect_handler_that_fails_answers_connect_error_and_keeps_the_connection():
     server = SocketServer(ServerConfig())
 
     @server.of("/").on("connect")
     async def connect(socket, auth):
         raise ConnectionError("the database is down")
 
-    async def scenario():
-        session = server.open_session(Transport.POLLING, Handshake())
-        await server.handle_packet(session, Packet(CONNECT))
-        return session
-
-    session = asyncio.run(scenario())
+    session = run_packets(server, Packet(CONNECT))
     assert session.engine.take_poll_payload() == '44{"message":"Server error, try again"}'
     assert not session.closed and session.sockets == {}
 
 
 def test_a_disconnect_handler_that_fails_leaves_the_connection_usable():
-    from signaling.protocol.engineio import Transport
-    from signaling.protocol.socketio import CONNECT, DISCONNECT, Packet
-    from signaling.sessions import Handshake
-
     server = SocketServer(ServerConfig())
 
     @server.of("/").on("disconnect")
     async def disconnect(socket, reason):
         raise ConnectionError("Redis is restarting")
 
-    async def scenario():
-        session = server.open_session(Transport.POLLING, Handshake())
-        await server.handle_packet(session, Packet(CONNECT))
-        await server.handle_packet(session, Packet(DISCONNECT))  # must not raise
-        await server.handle_packet(session, Packet(CONNECT))
-        return session
-
-    session = asyncio.run(scenario())
+    # The DISCONNECT's failure must not escape; the client can connect again after it.
+    session = run_packets(server, Packet(CONNECT), Packet(DISCONNECT), Packet(CONNECT))
     assert not session.closed and "/" in session.sockets
