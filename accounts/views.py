@@ -2,11 +2,10 @@
 
 import time
 
-from django.http import JsonResponse
 
 from accounts import services
 from accounts.auth import auth_required, clear_auth_cookie, set_auth_cookie
-from animomeet.http import ApiError, api_view, client_address, json_object, message_response, string_field
+from animomeet.http import ApiError, ApiResponse, api_view, client_address, json_object, message_response, string_field
 
 
 @api_view("POST")
@@ -53,7 +52,7 @@ def login(request):
         raise ApiError(404, "User not found") from None
     except services.WrongPassword:
         raise ApiError(401, "invalid credentials") from None
-    response = JsonResponse(
+    response = ApiResponse(
         {"token": token, "message": "login successful", "username": user.username, "name": user.name}
     )
     set_auth_cookie(response, token)
@@ -64,7 +63,7 @@ def login(request):
 @auth_required
 def verify_user(request):
     user = request.user_doc
-    return JsonResponse(
+    return ApiResponse(
         {
             "message": "User validated",
             "name": user.name,

@@ -11,8 +11,22 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 
-def message_response(status: int, message: str, headers: dict | None = None) -> JsonResponse:
-    return JsonResponse({"message": message}, status=status, headers=headers)
+class ApiResponse(JsonResponse):
+    """JSON as the Node backend's `res.json` wrote it: compact, UTF-8 unescaped, and
+    `application/json; charset=utf-8`, so that responses match it byte for byte."""
+
+    def __init__(self, data, **kwargs):
+        super().__init__(
+            data,
+            safe=False,
+            content_type="application/json; charset=utf-8",
+            json_dumps_params={"separators": (",", ":"), "ensure_ascii": False},
+            **kwargs,
+        )
+
+
+def message_response(status: int, message: str, headers: dict | None = None) -> ApiResponse:
+    return ApiResponse({"message": message}, status=status, headers=headers)
 
 
 class ApiError(Exception):
@@ -24,7 +38,7 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers
 
-    def response(self) -> JsonResponse:
+    def response(self) -> ApiResponse:
         return message_response(self.status, self.message, self.headers)
 
 

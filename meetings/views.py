@@ -1,10 +1,9 @@
 """REST views of /api/v1/meeting: check the input, call meetings.services, shape the answer."""
 
-from django.http import JsonResponse
 
 from accounts.auth import auth_required
 from accounts.services import USERNAME_MAX_LENGTH
-from animomeet.http import ApiError, api_view, json_object, message_response, string_field
+from animomeet.http import ApiError, ApiResponse, api_view, json_object, message_response, string_field
 from meetings import services
 
 CODE_HINT = "must be 3 to 64 characters of letters, digits and '-'"
@@ -47,7 +46,7 @@ def check_meet(request, code):
     meeting = services.find_meeting(_meeting_code(code))
     if meeting is None:
         raise ApiError(404, "No such meeting found")
-    return JsonResponse({"message": "Meeting found", "exists": True, "meeting": services.meeting_json(meeting)})
+    return ApiResponse({"message": "Meeting found", "exists": True, "meeting": services.meeting_json(meeting)})
 
 
 @api_view("GET")
@@ -64,7 +63,7 @@ def check_host(request):
 def prev_meets(request, username):
     if username != request.user_doc.username:
         raise ApiError(403, "You can only list your own meetings")
-    return JsonResponse(services.meeting_codes_for(username), safe=False)
+    return ApiResponse(services.meeting_codes_for(username))
 
 
 def _host_controls(value) -> dict[str, bool]:
@@ -113,4 +112,4 @@ def change_meeting(request, code):
         raise ApiError(403, "Only the host can change this meeting") from None
     except services.InvalidCoHosts as refusal:
         raise ApiError(400, str(refusal)) from None
-    return JsonResponse({"message": "Meeting updated", "meeting": services.meeting_json(meeting)})
+    return ApiResponse({"message": "Meeting updated", "meeting": services.meeting_json(meeting)})

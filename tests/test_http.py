@@ -28,6 +28,16 @@ def test_home_answers_i_am_home(client):
     assert response.content == b"I am home"
 
 
+def test_json_is_written_as_the_node_backend_wrote_it(client, rest_settings):
+    # Express's res.json: compact, UTF-8 left as it is, this exact content type.
+    response = signup(client, name="Zoë Ångström", username="zoe")
+    assert response.content == b'{"message":"User registered successfully"}'
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    token = login(client, username="zoe").json()["token"]
+    verified = client.get("/api/v1/users/verify-user", headers=bearer(token))
+    assert '"name":"Zoë Ångström"'.encode() in verified.content
+
+
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 def test_unknown_api_paths_answer_json_404(client, method):
     response = client.generic(method, "/api/v1/nothing/here")
