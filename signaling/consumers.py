@@ -7,6 +7,7 @@ signaling/protocol, event handling in the SocketServer.
 
 import asyncio
 import logging
+from functools import cached_property
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -14,7 +15,14 @@ from autobahn.exception import Disconnected
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
-from signaling.protocol.engineio import PayloadTooLarge, ProtocolError, SessionClosed, Transport
+from signaling.protocol.engineio import (
+    PayloadTooLarge,
+    ProtocolError,
+    SessionClosed,
+    Transport,
+    encode_frame,
+    encode_payload,
+)
 from signaling.server import ServerConfig, SocketServer
 from signaling.sessions import Handshake, Session
 
@@ -79,37 +87,38 @@ class LeanConsumer(AsyncConsumer):
         self.base_send = send
         await self.server.start()
         try:
-            while True:
-                await self.dispatch(await receive())
+            await self.serve(receive)
         except StopConsumer:
             pass
 
+    async def serve(self, receive):
+        while True:
+            await self.dispatch(await receive())
+
     async def dispatch(self, message):
         await getattr(self, message["type"].replace(".", "_"))(message)
+
+    @cached_property
+    def handshake(self) -> Handshake:
+        return read_handshake(self.scope)
 
 
 class WebSocketConsumer(LeanConsumer):
     session: Session | None = None
 
-    async def __call__(self, scope, receive, send):
+    async def serve(self, receive):
         # The generic dispatch, minus a lookup by name for every frame of a call.
-        self.scope = scope
-        self.base_send = send
-        await self.server.start()
         write, close = self.write, self.close  # one bound method each, compared by the session
-        try:
-            while True:
-                message = await receive()
-                if message["type"] == "websocket.receive":
-                    frame = message.get("text")
-                    await self.session.receive_ws_frame(frame if frame is not None else message.get("bytes") or b"", write, close)
-                else:
-                    await self.dispatch(message)
-        except StopConsumer:
-            pass
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                frame = message.get("text")
+                await self.session.receive_ws_frame(frame if frame is not None else message.get("bytes") or b"", write, close)
+            else:
+                await self.dispatch(message)
 
     async def websocket_connect(self, message):
-        handshake = read_handshake(self.scope)
+        handshake = self.handshake
         try:
             check_request(self.server.config, handshake, Transport.WEBSOCKET)
         except RequestRefused:
@@ -120,7 +129,7 @@ class WebSocketConsumer(LeanConsumer):
         if not sid:
             self.session = self.server.open_session(Transport.WEBSOCKET, handshake)
             self.session.attach_websocket(self.write, self.close)
-            await self.write("0" + self.session.engine.handshake().data)
+            await self.write(encode_frame(self.session.engine.handshake()))
             return
         session = self.server.session_for(sid)
         if session is None or not await session.begin_upgrade(self.write, self.close):
@@ -177,7 +186,7 @@ class PollingConsumer(LeanConsumer):
         raise StopConsumer
 
     async def handle(self, body: bytes) -> None:
-        handshake = read_handshake(self.scope)
+        handshake = self.handshake
         method = self.scope["method"]
         if method == "OPTIONS":
             await self.respond(204, b"", preflight=True)
@@ -189,7 +198,7 @@ class PollingConsumer(LeanConsumer):
                 if method != "GET":
                     raise RequestRefused(BAD_HANDSHAKE_METHOD)
                 session = self.server.open_session(Transport.POLLING, handshake)
-                await self.respond(200, ("0" + session.engine.handshake().data).encode())
+                await self.respond(200, encode_payload([session.engine.handshake()]).encode())
                 return
             session = self.server.session_for(sid)
             if session is None or session.closed:
@@ -211,18 +220,19 @@ class PollingConsumer(LeanConsumer):
 
     async def respond(self, status: int, body: bytes, content_type: bytes = b"text/plain; charset=UTF-8", preflight: bool = False):
         headers = [(b"content-type", content_type)]
-        origin = dict(self.scope.get("headers", ())).get(b"origin")
-        if origin and origin_allowed(self.server.config, read_handshake(self.scope).headers):
+        request_headers = self.handshake.headers
+        origin = request_headers.get("origin")
+        if origin and origin_allowed(self.server.config, request_headers):
             headers += [
-                (b"access-control-allow-origin", origin),
+                (b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"access-control-allow-credentials", b"true"),
                 (b"vary", b"Origin"),
             ]
             if preflight:
-                requested = dict(self.scope["headers"]).get(b"access-control-request-headers", b"content-type")
+                requested = request_headers.get("access-control-request-headers", "content-type")
                 headers += [
                     (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-                    (b"access-control-allow-headers", requested),
+                    (b"access-control-allow-headers", requested.encode("latin-1")),
                     (b"access-control-max-age", b"600"),
                 ]
         await self.base_send({"type": "http.response.start", "status": status, "headers": headers})
