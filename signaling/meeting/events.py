@@ -158,6 +158,8 @@ class MeetingEvents:
         }
         guest_username = username if account is None and username != "guest" else None
         meeting, username_taken = await self.directory.open_meeting(room, guest_username)
+        if not socket.connected:
+            return  # the client went away while the database answered
         if meeting is None and not self.config.allow_unknown_rooms:
             raise Rejected("No such meeting found")
         if username_taken:
@@ -175,9 +177,17 @@ class MeetingEvents:
         await self._enter(socket, room, member, meeting)
 
     async def _enter(self, socket: Socket, room: str, member: Participant, meeting: MeetingInfo | None) -> None:
+        # The client can go away at any await; its disconnect handler then runs beside
+        # this one, so each step checks before it commits the socket to the room.
         roster = await self.state.join(room, member)
-        await self.ns.enter_room(socket, room)
+        if not socket.connected:
+            await self.state.leave(room, member.id)
+            return
         socket.data["room"] = room
+        await self.ns.enter_room(socket, room)
+        if not socket.connected:
+            await self.ns.leave_room(socket, room)  # the disconnect handler has left the call
+            return
         await self.ns.emit("user-joined", _joined_payload(member, roster), room=room)
         # The joiner learns the others' names and media state only from user-joined.
         for other in roster:
@@ -207,6 +217,9 @@ class MeetingEvents:
 
     async def _wait(self, socket: Socket, room: str, member: Participant, meeting: MeetingInfo) -> None:
         await self.state.add_waiting(room, member)
+        if not socket.connected:
+            await self.state.remove_waiting(room, member.id)
+            return
         socket.data["waiting"] = room
         socket.data["wait_timer"] = asyncio.get_running_loop().call_later(
             self.config.waiting_timeout, lambda: asyncio.ensure_future(self._waited_too_long(socket, room))
