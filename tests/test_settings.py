@@ -1,0 +1,78 @@
+"""Settings from the environment: the original backend's variables, and refusals to start."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.servers import ROOT
+
+GOOD_KEY = "k" * 40
+SHOW = "from django.conf import settings as s; import json; print(json.dumps({name: str(getattr(s, name)) for name in %r}))"
+
+
+def settings_in(env: dict, *names: str) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh interpreter with exactly these variables set."""
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    return subprocess.run(
+        [sys.executable, "-c", SHOW % (list(names),)],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "animomeet.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def values(env: dict, *names: str) -> dict:
+    result = settings_in(env, *names)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_production_refuses_to_start_without_a_real_secret_key_with_a_one_line_reason():
+    result = settings_in({"NODE_ENV": "production", "PRODUCTION_DB_URL": "mongodb://db/animo"}, "DEBUG")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "animomeet: configuration error: production needs SECRET_KEY set to a random string of 32+ characters"
+
+
+def test_production_refuses_to_start_without_a_database_url():
+    result = settings_in({"NODE_ENV": "production", "SECRET_KEY": GOOD_KEY}, "DEBUG")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "animomeet: configuration error: production needs MONGODB_URL or PRODUCTION_DB_URL"
+
+
+def test_a_malformed_number_is_refused_with_its_name():
+    result = settings_in({"PORT": "eighty"}, "PORT")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "animomeet: configuration error: PORT must be a whole number, not 'eighty'"
+
+
+def test_production_reads_the_original_variables_and_turns_debug_off():
+    env = {"NODE_ENV": "production", "SECRET_KEY": GOOD_KEY, "PRODUCTION_DB_URL": "mongodb://prod/animo",
+           "DEVELOPMENT_DB_URL": "mongodb://dev/animo", "PORT": "9000",
+           "FRONTEND_URL": "https://meet.example.com/, https://beta.example.com"}
+    got = values(env, "DEBUG", "MONGODB_URL", "PORT", "CORS_ALLOWED_ORIGINS", "SESSION_COOKIE_SECURE")
+    assert got == {
+        "DEBUG": "False",
+        "MONGODB_URL": "mongodb://prod/animo",
+        "PORT": "9000",
+        "CORS_ALLOWED_ORIGINS": "['https://meet.example.com', 'https://beta.example.com']",
+        "SESSION_COOKIE_SECURE": "True",
+    }
+
+
+def test_development_uses_the_development_url_and_mongodb_url_wins_over_both():
+    assert values({"DEVELOPMENT_DB_URL": "mongodb://dev/animo"}, "DEBUG", "MONGODB_URL") == {
+        "DEBUG": "True",
+        "MONGODB_URL": "mongodb://dev/animo",
+    }
+    env = {"DEVELOPMENT_DB_URL": "mongodb://dev/animo", "MONGODB_URL": "mongodb://shared/animo"}
+    assert values(env, "MONGODB_URL") == {"MONGODB_URL": "mongodb://shared/animo"}
+
+
+def test_redis_url_switches_the_channel_layer_and_the_cache_to_redis():
+    got = values({"REDIS_URL": "redis://127.0.0.1:6379/3"}, "CHANNEL_LAYERS", "CACHES")
+    assert "WaitingRedisChannelLayer" in got["CHANNEL_LAYERS"] and "RedisCache" in got["CACHES"]
+    local = values({}, "CHANNEL_LAYERS", "CACHES")
+    assert "InMemoryChannelLayer" in local["CHANNEL_LAYERS"] and "LocMemCache" in local["CACHES"]
