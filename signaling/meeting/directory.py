@@ -4,7 +4,7 @@ driver blocks), so that one slow query never stalls the event loop."""
 import asyncio
 from dataclasses import dataclass
 
-from accounts.services import user_for_token, username_exists
+from accounts.services import user_for_token
 from meetings.services import meeting_json, touch_meeting
 from signaling.meeting.state import MeetingInfo
 
@@ -21,11 +21,9 @@ class Directory:
     async def identify(self, token: str) -> Account | None:
         return await asyncio.to_thread(_identify, token)
 
-    async def open_meeting(self, code: str, guest_username: str | None) -> tuple[MeetingInfo | None, bool]:
-        """For a join, in one trip to a worker thread: the meeting behind the room (its
-        `lastActive` refreshed; None if there is none), and whether a guest's username
-        belongs to an account."""
-        return await asyncio.to_thread(_open_meeting, code, guest_username)
+    async def open_meeting(self, code: str) -> MeetingInfo | None:
+        """The meeting behind a room, its `lastActive` refreshed; None if there is none."""
+        return await asyncio.to_thread(_open_meeting, code)
 
 
 def _identify(token: str) -> Account | None:
@@ -33,7 +31,6 @@ def _identify(token: str) -> Account | None:
     return Account(user.username, user.name) if user is not None else None
 
 
-def _open_meeting(code: str, guest_username: str | None) -> tuple[MeetingInfo | None, bool]:
+def _open_meeting(code: str) -> MeetingInfo | None:
     meeting = touch_meeting(code)
-    info = MeetingInfo.from_dict(meeting_json(meeting)) if meeting is not None else None
-    return info, guest_username is not None and username_exists(guest_username)
+    return MeetingInfo.from_dict(meeting_json(meeting)) if meeting is not None else None

@@ -21,9 +21,9 @@ class SlowDirectory:
     async def identify(self, token):
         return None
 
-    async def open_meeting(self, code, guest_username):
+    async def open_meeting(self, code):
         await self.answer.wait()
-        return self.meeting, False
+        return self.meeting
 
 
 @pytest.mark.parametrize("waiting_room", [False, True], ids=["call", "waiting room"])
