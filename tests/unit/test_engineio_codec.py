@@ -8,7 +8,7 @@ raises ProtocolError.
 import base64
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signaling.protocol.engineio import (
