@@ -56,7 +56,7 @@ class Session:
         self.sid = server.new_id()
         self.handshake = handshake
         self.engine = EngineSession(self.sid, server.engine_config, transport, now)
-        self.sio = socketio.SocketIOConnection(now, server.connect_timeout)
+        self.sio = socketio.SocketIOConnection(now, server.connect_timeout, server.engine_config.max_payload)
         self.sockets: dict = {}  # namespace -> Socket
         self._loop = loop
         self._ws: FrameWriter | None = None
@@ -95,6 +95,8 @@ class Session:
             for message in messages:
                 engine.send_message(message)
             self._poll_ready.set()
+            if engine.closed:  # it gave up on a client that stopped polling
+                self._loop.create_task(self._finish(engine.close_reason))
 
     # --- polling -----------------------------------------------------------------------
 

@@ -104,6 +104,7 @@ class EngineConfig:
     ping_interval: float = 25.0  # seconds
     ping_timeout: float = 20.0
     max_payload: int = 1_000_000  # bytes per polling POST or WebSocket message
+    max_buffer: int = 4_000_000  # bytes waiting for a GET before the session is given up
     allow_upgrades: bool = True
 
 
@@ -148,6 +149,7 @@ class EngineSession:
         self.state = State.OPEN
         self.close_reason: str | None = None
         self._buffer: list[Packet] = []
+        self._buffered_bytes = 0
         self._poll_active = False
         self._next_ping_at = now + config.ping_interval
         self._pong_deadline: float | None = None
@@ -176,6 +178,9 @@ class EngineSession:
         if self.transport is Transport.WEBSOCKET:
             return [encode_frame(packet)]
         self._buffer.append(packet)
+        self._buffered_bytes += len(packet.data) + 1
+        if self._buffered_bytes > self.config.max_buffer:
+            self._close(TRANSPORT_ERROR)  # a client that does not poll any more
         return []
 
     def send_message(self, data: str | bytes) -> list:
@@ -204,7 +209,7 @@ class EngineSession:
         """The body for the active GET, which ends with it. While upgrading, an empty poll
         is answered with a noop so that the client can complete the upgrade."""
         self._poll_active = False
-        packets, self._buffer = self._buffer, []
+        packets, self._buffer, self._buffered_bytes = self._buffer, [], 0
         if not packets:
             packets = [Packet(NOOP)]
         return encode_payload(packets)
@@ -259,8 +264,9 @@ class EngineSession:
         if kind == MESSAGE:
             return [MessageReceived(packet.data)]
         if kind == PONG:
-            self._pong_deadline = None
-            self._next_ping_at = now + self.config.ping_interval
+            if self._pong_deadline is not None:  # an unasked-for pong must not keep a session alive
+                self._pong_deadline = None
+                self._next_ping_at = now + self.config.ping_interval
             return []
         if kind == CLOSE:
             # The client's pending GET ends with a noop, as the reference server does.
@@ -291,7 +297,7 @@ class EngineSession:
             self.state = State.OPEN
             self.transport = Transport.WEBSOCKET
             self._poll_active = False
-            packets, self._buffer = self._buffer, []
+            packets, self._buffer, self._buffered_bytes = self._buffer, [], 0
             return [Upgraded([encode_frame(p) for p in packets])]
         raise ProtocolError("unexpected packet during upgrade")
 

@@ -19,7 +19,7 @@ RESERVED_EVENTS = frozenset(
     ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
 )
 _DIGITS = frozenset("0123456789")
-_MAX_ATTACHMENTS = 1000
+_MAX_ATTACHMENTS = 100
 _MAX_ACK_ID = 2**53 - 1  # a JavaScript client cannot count past this
 _MAX_ACK_ID_DIGITS = len(str(_MAX_ACK_ID))
 # Deeper JSON cannot be encoded again (orjson stops at 254 levels); no client needs it.
@@ -225,12 +225,14 @@ class SocketIOConnection:
     """The Socket.IO side of one Engine.IO session: reassembles binary packets, tracks
     which namespaces are connected, and gives up on a client that never connects one."""
 
-    def __init__(self, now: float, connect_timeout: float):
+    def __init__(self, now: float, connect_timeout: float, max_attachment_bytes: int = 1_000_000):
+        self.max_attachment_bytes = max_attachment_bytes  # one packet's binary, all together
         self.namespaces: dict[str, str] = {}  # namespace -> socket id
         self._ever_connected = False
         self._connect_deadline: float | None = now + connect_timeout
         self._pending: _Header | None = None
         self._attachments: list[bytes] = []
+        self._attachment_bytes = 0
 
     def receive(self, message: str | bytes) -> Packet | None:
         """One Engine.IO message in; a complete packet out, or None while a binary
@@ -243,6 +245,7 @@ class SocketIOConnection:
         if header.attachments:
             self._pending = header
             self._attachments = []
+            self._attachment_bytes = 0
             return None
         return self._check_state(_plain(header.packet))
 
@@ -250,6 +253,9 @@ class SocketIOConnection:
         if self._pending is None:
             raise ProtocolError("unexpected binary message")
         self._attachments.append(data)
+        self._attachment_bytes += len(data)
+        if self._attachment_bytes > self.max_attachment_bytes:
+            raise ProtocolError("binary attachments larger than allowed")
         if len(self._attachments) < self._pending.attachments:
             return None
         header, attachments = self._pending, self._attachments
