@@ -15,6 +15,7 @@ sessions.
 import asyncio
 import hashlib
 import logging
+import re
 import secrets
 from typing import Awaitable, Callable
 
@@ -28,10 +29,13 @@ log = logging.getLogger("signaling.cluster")
 ProcessLost = Callable[[str], Awaitable[None]]
 
 
+PROCESS_ID = re.compile(r"[0-9a-f]{8}")
+
+
 def owner_of(some_id: str) -> str | None:
     """The process id at the end of a session or socket id, if it has one."""
     head, dot, process = some_id.rpartition(".")
-    return process if dot and head else None
+    return process if dot and head and PROCESS_ID.fullmatch(process) else None
 
 
 class ClusterBroker(Broker):
@@ -48,6 +52,7 @@ class ClusterBroker(Broker):
         self.on_process_lost: list[ProcessLost] = []
         self._pending: dict[str, asyncio.Future] = {}  # request id -> reply
         self._serving: dict[str, asyncio.Task] = {}  # request id -> poll being served here
+        self._posts: set[asyncio.Task] = set()  # POSTs being served here: never cancelled
         self._links: dict[str, tuple] = {}  # link id -> (write, close) of a local WebSocket
         self._remote_sockets: dict[str, "RemoteWebSocket"] = {}  # link id -> stand-in here
         self._tasks: list[asyncio.Task] = []
@@ -168,8 +173,13 @@ class ClusterBroker(Broker):
             future = self._pending.get(message["rid"])
             if future is not None and not future.done():
                 future.set_result(message)
-        elif kind in ("poll", "post"):
+        elif kind == "poll":
             self._serving[message["rid"]] = asyncio.create_task(self._serve(message))
+        elif kind == "post":
+            # Packets the client sent are handled to the end even if it stops waiting.
+            task = asyncio.create_task(self._serve(message))
+            self._posts.add(task)
+            task.add_done_callback(self._posts.discard)
         elif kind == "cancel":
             task = self._serving.pop(message["rid"], None)
             if task is not None:
@@ -292,7 +302,8 @@ class RemoteSession:
         return await self._call({"type": "poll"}, config.ping_interval + config.ping_timeout)
 
     async def receive_post(self, body: bytes) -> None:
-        await self._call({"type": "post", "body": body}, 10.0)
+        # Longer than a command may wait for a Redis connection (redis_pools.POOL_TIMEOUT).
+        await self._call({"type": "post", "body": body}, 30.0)
 
     async def begin_upgrade(self, write, close) -> bool:
         self.link = self.broker.open_link(write, close)
@@ -311,8 +322,10 @@ class RemoteSession:
 
 class RemoteWebSocket:
     """Here, for a client's WebSocket that reached another process: frames the session
-    writes travel back there; frames from the client arrive in order and are handled
-    one after the other."""
+    writes travel back there; frames from the client are handled in order, one after the
+    other, and nothing cuts one short (the end of the WebSocket waits its turn)."""
+
+    _GONE, _STOP = object(), object()
 
     def __init__(self, broker: ClusterBroker, channel: str, link: str):
         self.broker = broker
@@ -326,18 +339,24 @@ class RemoteWebSocket:
         await self.broker.layer.send(self.channel, {"type": "ws-send", "link": self.link, "frame": frame})
 
     async def close(self) -> None:
-        self._worker.cancel()
+        """The session closes this WebSocket (perhaps from inside the worker)."""
+        self.broker._remote_sockets.pop(self.link, None)
+        self._inbox.put_nowait(self._STOP)
         await self.broker.layer.send(self.channel, {"type": "ws-close", "link": self.link})
 
     def receive(self, frame) -> None:
         self._inbox.put_nowait(frame)
 
     def gone(self) -> None:
-        self._worker.cancel()
-        if self.session is not None:
-            self.session.websocket_gone(self.write)
+        self._inbox.put_nowait(self._GONE)
 
     async def _work(self) -> None:
         while True:
-            frame = await self._inbox.get()
-            await self.session.receive_ws_frame(frame, self.write, self.close)
+            item = await self._inbox.get()
+            if item is self._STOP:
+                return
+            if item is self._GONE:
+                if self.session is not None:
+                    self.session.websocket_gone(self.write)
+                return
+            await self.session.receive_ws_frame(item, self.write, self.close)

@@ -181,7 +181,9 @@ class PollingConsumer(LeanConsumer):
         self.poll = asyncio.create_task(self.handle(bytes(self.body)))
 
     async def http_disconnect(self, message):
-        if self.poll is not None and not self.poll.done():
+        # A waiting GET has nobody to answer any more; a POST's packets are handled to
+        # the end, whoever is still listening.
+        if self.poll is not None and not self.poll.done() and self.scope["method"] == "GET":
             self.poll.cancel()
         raise StopConsumer
 

@@ -61,6 +61,7 @@ class Session:
         self._loop = loop
         self._ws: FrameWriter | None = None
         self._ws_close: Callable[[], Awaitable[None]] | None = None
+        self._backlog: list | None = None  # frames to write once the upgrade's flush is done
         self._poll_ready = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
@@ -88,6 +89,10 @@ class Session:
             return
         write = self._ws
         if write is not None and engine.transport is Transport.WEBSOCKET:
+            if self._backlog is not None:  # the upgrade is still writing older frames
+                for message in messages:
+                    self._backlog.extend(engine.send_message(message))
+                return
             for message in messages:
                 for frame in engine.send_message(message):
                     await write(frame)
@@ -154,9 +159,13 @@ class Session:
             return
         for result in results:
             if isinstance(result, Upgraded):
+                # What was queued for polling goes first; whatever is sent meanwhile (a
+                # write may wait, on another process) joins the end of the queue.
+                self._backlog = list(result.frames)
                 self.attach_websocket(write, close)
-                for buffered in result.frames:
-                    await write(buffered)
+                while self._backlog:
+                    await write(self._backlog.pop(0))
+                self._backlog = None
             else:
                 await write(result)
         # A GET that is waiting must end (with a noop) so the client can finish upgrading.
