@@ -341,8 +341,12 @@ class SocketServer:
                 await session.send_messages(session.sio.refuse(packet.namespace, "Invalid namespace"))
             elif packet.namespace in session.sockets:
                 await session.send_messages(session.sio.accept(packet.namespace, session.sockets[packet.namespace].id))
-            else:
-                await namespace._connect(session, packet.data or {})
+            elif packet.namespace not in session.connecting:  # a second CONNECT while one is under way is dropped
+                session.connecting.add(packet.namespace)
+                try:
+                    await namespace._connect(session, packet.data or {})
+                finally:
+                    session.connecting.discard(packet.namespace)
         elif kind == socketio.DISCONNECT:
             socket = session.sockets.get(packet.namespace)
             if socket is not None:

@@ -58,6 +58,7 @@ class Session:
         self.engine = EngineSession(self.sid, server.engine_config, transport, now)
         self.sio = socketio.SocketIOConnection(now, server.connect_timeout, server.engine_config.max_payload)
         self.sockets: dict = {}  # namespace -> Socket
+        self.connecting: set = set()  # namespaces whose connect handler is running
         self._loop = loop
         self._ws: FrameWriter | None = None
         self._ws_close: Callable[[], Awaitable[None]] | None = None

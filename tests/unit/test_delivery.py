@@ -77,3 +77,20 @@ def test_a_disconnect_handler_that_fails_leaves_the_connection_usable():
     # The DISCONNECT's failure must not escape; the client can connect again after it.
     session = run_packets(server, Packet(CONNECT), Packet(DISCONNECT), Packet(CONNECT))
     assert not session.closed and "/" in session.sockets
+
+
+def test_two_connects_at_once_make_one_socket():
+    server = SocketServer(ServerConfig())
+
+    @server.of("/").on("connect")
+    async def connect(socket, auth):
+        await asyncio.sleep(0.01)  # a token lookup
+
+    async def scenario():
+        session = server.open_session(Transport.POLLING, Handshake())
+        # Two POSTs of one client, each carrying a CONNECT, handled side by side.
+        await asyncio.gather(server.handle_packet(session, Packet(CONNECT)), server.handle_packet(session, Packet(CONNECT)))
+        await session._finish("transport close")
+        return server.of("/").sockets
+
+    assert asyncio.run(scenario()) == {}
