@@ -268,7 +268,7 @@ def test_the_host_can_deny_a_waiting_guest(nc, waiting_room):
     g.emit("join-call", join_payload(code, "gus", "Gus"))
     h.wait_event("admit-request")
     h.emit("deny-user", {"socketId": g.id})
-    assert g.wait_event("denied") == [{"reason": "the host denied entry"}]
+    assert g.wait_event("denied") == [{"roomID": code, "reason": "the host denied entry"}]
     g.assert_no_event("user-joined", within=0.3)
     mark = h.mark()
     h.emit("admit-user", {"socketId": g.id})  # too late: nobody waits under that id
@@ -312,7 +312,7 @@ def test_a_guest_nobody_admits_is_denied_after_the_timeout(nc, impatient_waiting
     started = time.monotonic()
     g.emit("join-call", join_payload(code, "gus", "Gus"))
     g.wait_event("waiting")
-    assert g.wait_event("denied", timeout=4) == [{"reason": "no host admitted you in time"}]
+    assert g.wait_event("denied", timeout=4) == [{"roomID": code, "reason": "no host admitted you in time"}]
     assert 0.8 <= time.monotonic() - started <= 3.0
     assert g.events("user-joined") == []
 

@@ -159,6 +159,9 @@ class MeetingEvents:
             "videoEnabled": validation.flag(payload.get("videoEnabled"), "videoEnabled"),
             "videoAvailable": validation.flag(payload.get("videoAvailable"), "videoAvailable"),
         }
+        # Asking for a call ends any wait for one, before anything awaits: an admission
+        # that arrives meanwhile must find the socket no longer waiting.
+        await self._stop_waiting(socket)
         meeting = await self.directory.open_meeting(room)
         if not socket.connected:
             return  # the client went away while the database answered
@@ -167,9 +170,12 @@ class MeetingEvents:
 
         if socket.data["room"] not in (None, room):
             await self._leave(socket)
-        await self._stop_waiting(socket)
         member = Participant(socket.id, username, name, account.username if account else None, **media)
         if meeting is not None:
+            if not meeting.privileged(member.account):
+                # Joining is never refused for it: what the host turned off starts off.
+                member.audioEnabled = member.audioEnabled and meeting.allows("audioAllowed")
+                member.videoEnabled = member.videoEnabled and meeting.allows("videoAllowed")
             await self.state.set_meeting(room, meeting)
             if self.config.waiting_room and meeting.allows("hostPermissionRequired") and not meeting.privileged(member.account):
                 await self._wait(socket, room, member, meeting)
@@ -231,7 +237,7 @@ class MeetingEvents:
 
     async def _waited_too_long(self, socket: Socket, room: str) -> None:
         if socket.data.get("waiting") == room and await self.state.remove_waiting(room, socket.id):
-            await self._deny(socket, {"reason": "no host admitted you in time"})
+            await self._deny(socket, {"roomID": room, "reason": "no host admitted you in time"})
 
     async def _stop_waiting(self, socket: Socket) -> None:
         room = _end_wait(socket)
@@ -252,7 +258,7 @@ class MeetingEvents:
     async def deny_user(self, socket: Socket, args: list) -> None:
         room, _ = await self._privileged_room(socket)
         member = await self._take_waiter(room, args)
-        await self.ns.command(member.id, "deny", {"reason": "the host denied entry"})
+        await self.ns.command(member.id, "deny", {"roomID": room, "reason": "the host denied entry"})
 
     async def _take_waiter(self, room: str, args: list) -> Participant:
         waiter_id = validation.text(validation.payload_object(args).get("socketId"), "socketId", validation.ROOM_MAX)
@@ -264,12 +270,16 @@ class MeetingEvents:
     # Run by the process that owns the waiting socket.
 
     async def _admit(self, target: Socket, payload: dict) -> None:
-        _end_wait(target)
         room = payload["room"]
+        if target.data.get("waiting") != room:
+            return  # it asked for another call, or left, in the meantime
+        _end_wait(target)
         await target.emit("admitted", {"roomID": room})
         await self._enter(target, room, Participant.from_dict(payload["member"]), await self.state.meeting(room))
 
     async def _deny(self, target: Socket, payload: dict) -> None:
+        if target.data.get("waiting") != payload["roomID"]:
+            return  # it asked for another call, or left, in the meantime
         _end_wait(target)
         await target.emit("denied", payload)
 
@@ -382,7 +392,7 @@ class MeetingEvents:
 
     async def end_meeting(self, socket: Socket, args: list) -> None:
         room, _ = await self._privileged_room(socket)
-        await self._settle_waiters(room, "deny", lambda waiter: {"reason": "the meeting has ended"})
+        await self._settle_waiters(room, "deny", lambda waiter: {"roomID": room, "reason": "the meeting has ended"})
         for member in await self.state.roster(room):
             await self._expel(room, member.id, "meeting-ended", {"by": socket.id})
 
