@@ -95,19 +95,41 @@ def test_waiting_joiners_are_listed_and_taken_once(make_state):
     assert [p.id for p in listed] == ["w.p1"] and taken.id == "w.p1" and again is None
 
 
+DEAD, ALIVE = "0000dead", "0000a11e"
+
+
 def test_redis_tracks_the_rooms_of_each_process_for_reaping(redis_url):
     def make():
         return RedisRoomState(Redis(connection_pool=waiting_pool(redis_url)), f"t{uuid.uuid4().hex[:8]}")
 
     async def scenario(state):
-        await state.join("r1", member("a.dead"))
-        await state.join("r2", member("b.dead"))
-        await state.join("r2", member("c.alive"))
-        await state.leave("r1", "a.dead")  # its last member in r1: r1 is no longer its room
-        return sorted(await state.rooms_of_process("dead")), await state.rooms_of_process("alive")
+        await state.join("r1", member(f"a.{DEAD}"))
+        await state.join("r2", member(f"b.{DEAD}"))
+        await state.join("r2", member(f"c.{ALIVE}"))
+        await state.add_waiting("r3", member(f"w.{DEAD}"))
+        await state.join("r3", member(f"d.{ALIVE}"))
+        await state.leave("r1", f"a.{DEAD}")  # its last member in r1: r1 is no longer its room
+        await state.add_waiting("r4", member(f"v.{DEAD}"))
+        await state.remove_waiting("r4", f"v.{DEAD}")  # nor is r4, once its waiter is gone
+        return sorted(await state.rooms_of_process(DEAD)), sorted(await state.rooms_of_process(ALIVE))
 
     dead, alive = run(make, scenario)
-    assert dead == ["r2"] and alive == ["r2"]
+    assert dead == ["r2", "r3"] and alive == ["r2", "r3"]
+
+
+def test_a_late_update_never_brings_back_someone_who_left(make_state):
+    async def scenario(state):
+        await state.join("r", member("a.p1"))
+        await state.join("r", member("b.p1"))
+        await state.leave("r", "a.p1")
+        late = await state.set_media("r", "a.p1", {"audioEnabled": False})
+        await state.leave("r", "b.p1")
+        await state.add_chat("r", {"data": "into an empty room"})
+        await state.join("r", member("c.p1"))
+        return late, await state.roster("r"), await state.chat_history("r")
+
+    late, roster, history = run(make_state, scenario)
+    assert late is None and [p.id for p in roster] == ["c.p1"] and history == []
 
 
 def test_a_burst_of_a_thousand_concurrent_operations_waits_for_connections(redis_url):

@@ -23,34 +23,52 @@ local ids = redis.call('ZRANGE', order, 0, -1)
 return redis.call('HMGET', members, unpack(ids))
 """
 
-# KEYS: members, order, seq, chat, meeting, waiting, process_rooms. ARGV: socket id,
-# room, the socket's process suffix ("" when none).
-_LEAVE = """
-local gone = redis.call('HGET', KEYS[1], ARGV[1])
+# Takes a participant (ARGV[4] "member") or a waiter ("waiter") out of a room. KEYS:
+# members, order, seq, chat, meeting, waiting, process_rooms. ARGV: socket id, room, the
+# socket's process suffix ("" when none), which. An emptied room is deleted with its
+# history; a process without a member or waiter left in the room stops listing it.
+_TAKE = """
+local members, order, waiting, process_rooms = KEYS[1], KEYS[2], KEYS[6], KEYS[7]
+local hash = ARGV[4] == 'waiter' and waiting or members
+local gone = redis.call('HGET', hash, ARGV[1])
 if not gone then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 and redis.call('HLEN', KEYS[6]) == 0 then
-  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('HDEL', hash, ARGV[1])
+redis.call('ZREM', order, ARGV[1])
+if redis.call('HLEN', members) == 0 and redis.call('HLEN', waiting) == 0 then
+  redis.call('DEL', order, KEYS[3], KEYS[4], KEYS[5])
 end
-if ARGV[3] ~= '' then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    if string.sub(id, -#ARGV[3]) == ARGV[3] then return gone end
+local suffix = ARGV[3]
+if suffix ~= '' then
+  local function has_ours(ids)
+    for _, id in ipairs(ids) do
+      if string.sub(id, -#suffix) == suffix then return true end
+    end
+    return false
   end
-  redis.call('SREM', KEYS[7], ARGV[2])
+  if not has_ours(redis.call('HKEYS', members)) and not has_ours(redis.call('HKEYS', waiting)) then
+    redis.call('SREM', process_rooms, ARGV[2])
+  end
 end
 return gone
 """
 
-# KEYS: waiting, members, order, seq, chat, meeting. ARGV: socket id.
-_UNWAIT = """
-local gone = redis.call('HGET', KEYS[1], ARGV[1])
-if not gone then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 and redis.call('HLEN', KEYS[2]) == 0 then
-  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])
-end
-return gone
+# Merges fields into a participant that is still there (never brings one back).
+_SET_MEDIA = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local member = cjson.decode(raw)
+for name, value in pairs(cjson.decode(ARGV[2])) do member[name] = value end
+local merged = cjson.encode(member)
+redis.call('HSET', KEYS[1], ARGV[1], merged)
+return merged
+"""
+
+# Appends to the history of a room that has people in it, keeping the newest ARGV[2].
+_ADD_CHAT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+return 1
 """
 
 
@@ -67,8 +85,9 @@ class RedisRoomState(RoomState):
         self.redis = redis
         self.prefix = prefix
         self._join = redis.register_script(_JOIN)
-        self._leave = redis.register_script(_LEAVE)
-        self._unwait = redis.register_script(_UNWAIT)
+        self._take = redis.register_script(_TAKE)
+        self._set_media = redis.register_script(_SET_MEDIA)
+        self._add_chat = redis.register_script(_ADD_CHAT)
 
     def _keys(self, room: str) -> dict:
         base = f"{self.prefix}:room:{room}"
@@ -85,14 +104,17 @@ class RedisRoomState(RoomState):
         )
         return [_load(row) for row in rows if row is not None]
 
-    async def leave(self, room, socket_id):
+    async def _take_out(self, room: str, socket_id: str, which: str) -> Participant | None:
         k = self._keys(room)
         process = owner_of(socket_id)
-        gone = await self._leave(
+        gone = await self._take(
             keys=[k["members"], k["order"], k["seq"], k["chat"], k["meeting"], k["waiting"], self._process_rooms(process)],
-            args=[socket_id, room, "." + process if process else ""],
+            args=[socket_id, room, "." + process if process else "", which],
         )
         return _load(gone) if gone else None
+
+    async def leave(self, room, socket_id):
+        return await self._take_out(room, socket_id, "member")
 
     async def roster(self, room):
         k = self._keys(room)
@@ -107,22 +129,12 @@ class RedisRoomState(RoomState):
         return _load(raw) if raw else None
 
     async def set_media(self, room, socket_id, media):
-        # Only the socket's own process writes its record (or a host's force-mute, which
-        # wins anyway): a read-modify-write is enough.
-        member = await self.participant(room, socket_id)
-        if member is None:
-            return None
-        for name, value in media.items():
-            setattr(member, name, value)
-        await self.redis.hset(self._keys(room)["members"], socket_id, _dump(member))
-        return member
+        merged = await self._set_media(keys=[self._keys(room)["members"]], args=[socket_id, orjson.dumps(media)])
+        return _load(merged) if merged else None
 
     async def add_chat(self, room, message):
-        key = self._keys(room)["chat"]
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, orjson.dumps(message))
-            pipe.ltrim(key, -CHAT_HISTORY_LIMIT, -1)
-            await pipe.execute()
+        k = self._keys(room)
+        await self._add_chat(keys=[k["order"], k["chat"]], args=[orjson.dumps(message), CHAT_HISTORY_LIMIT])
 
     async def chat_history(self, room):
         return [orjson.loads(raw) for raw in await self.redis.lrange(self._keys(room)["chat"], 0, -1)]
@@ -143,11 +155,7 @@ class RedisRoomState(RoomState):
             await pipe.execute()
 
     async def remove_waiting(self, room, socket_id):
-        k = self._keys(room)
-        gone = await self._unwait(
-            keys=[k["waiting"], k["members"], k["order"], k["seq"], k["chat"], k["meeting"]], args=[socket_id]
-        )
-        return _load(gone) if gone else None
+        return await self._take_out(room, socket_id, "waiter")
 
     async def waiting(self, room):
         rows = await self.redis.hvals(self._keys(room)["waiting"])

@@ -76,11 +76,13 @@ class RoomState(abc.ABC):
     async def participant(self, room: str, socket_id: str) -> Participant | None: ...
 
     @abc.abstractmethod
-    async def set_media(self, room: str, socket_id: str, media: dict) -> Participant | None: ...
+    async def set_media(self, room: str, socket_id: str, media: dict) -> Participant | None:
+        """Update a participant who is still there; None (and nothing written) if not."""
 
     @abc.abstractmethod
     async def add_chat(self, room: str, message: dict) -> None:
-        """Append to the history, keeping the newest CHAT_HISTORY_LIMIT messages."""
+        """Append to the history of a room with people in it, keeping the newest
+        CHAT_HISTORY_LIMIT messages."""
 
     @abc.abstractmethod
     async def chat_history(self, room: str) -> list[dict]: ...
@@ -154,7 +156,9 @@ class MemoryRoomState(RoomState):
         return member
 
     async def add_chat(self, room, message):
-        self._room(room).history.append(message)
+        state = self._rooms.get(room)
+        if state is not None and state.members:  # an emptied room keeps no history
+            state.history.append(message)
 
     async def chat_history(self, room):
         state = self._rooms.get(room)
