@@ -76,6 +76,18 @@ def call(nc, hosted):
 # --- identity ------------------------------------------------------------------------------
 
 
+
+def host_and_guest_asking(nc, server):
+    """A host in the call of a fresh meeting, and a guest who has just asked to join it."""
+    rest = Rest(server.url)
+    host = rest.account("host")
+    code = rest.create_meeting(host)
+    h = nc.connect("h", server.url, transports=["websocket"], auth={"token": host.token})
+    g = nc.connect("g", server.url, transports=["websocket"])
+    join(h, code)
+    g.emit("join-call", join_payload(code, "gus", "Gus"))
+    return rest, host, code, h, g
+
 def test_identity_comes_from_the_token_or_cookie(call):
     assert (call.joined_h["username"], call.joined_h["name"]) == (call.host.username, "Hana")
     assert (call.joined_p["username"], call.joined_p["name"]) == (call.pat.username, "Pat")
@@ -259,13 +271,7 @@ def test_a_waiting_guest_hears_nothing_until_the_host_admits_it(nc, waiting_room
 
 
 def test_the_host_can_deny_a_waiting_guest(nc, waiting_room):
-    rest = Rest(waiting_room.url)
-    host = rest.account("host")
-    code = rest.create_meeting(host)
-    h = nc.connect("h", waiting_room.url, transports=["websocket"], auth={"token": host.token})
-    g = nc.connect("g", waiting_room.url, transports=["websocket"])
-    join(h, code)
-    g.emit("join-call", join_payload(code, "gus", "Gus"))
+    rest, host, code, h, g = host_and_guest_asking(nc, waiting_room)
     h.wait_event("admit-request")
     h.emit("deny-user", {"socketId": g.id})
     assert g.wait_event("denied") == [{"roomID": code, "reason": "the host denied entry"}]
@@ -357,13 +363,7 @@ def test_a_co_host_removed_mid_call_loses_host_actions_and_admit_requests(nc, wa
 
 
 def test_ending_the_meeting_tells_the_guests_still_waiting(nc, waiting_room):
-    rest = Rest(waiting_room.url)
-    host = rest.account("host")
-    code = rest.create_meeting(host)
-    h = nc.connect("h", waiting_room.url, transports=["websocket"], auth={"token": host.token})
-    g = nc.connect("g", waiting_room.url, transports=["websocket"])
-    join(h, code)
-    g.emit("join-call", join_payload(code, "gus", "Gus"))
+    rest, host, code, h, g = host_and_guest_asking(nc, waiting_room)
     g.wait_event("waiting")
     h.wait_event("admit-request")
     h.emit("end-meeting")
@@ -376,13 +376,7 @@ def test_ending_the_meeting_tells_the_guests_still_waiting(nc, waiting_room):
 
 
 def test_turning_host_permission_off_admits_the_guests_already_waiting(nc, waiting_room):
-    rest = Rest(waiting_room.url)
-    host = rest.account("host")
-    code = rest.create_meeting(host)
-    h = nc.connect("h", waiting_room.url, transports=["websocket"], auth={"token": host.token})
-    g = nc.connect("g", waiting_room.url, transports=["websocket"])
-    join(h, code)
-    g.emit("join-call", join_payload(code, "gus", "Gus"))
+    rest, host, code, h, g = host_and_guest_asking(nc, waiting_room)
     g.wait_event("waiting")
     rest.patch_meeting(host, code, {"hostControls": {"hostPermissionRequired": False}})
     g.wait_event("admitted")

@@ -11,6 +11,21 @@ from signaling.server import ServerConfig, SocketServer
 from signaling.sessions import Handshake
 
 
+async def connected_session(server):
+    """A WebSocket session connected to the main namespace; its frames go nowhere."""
+
+    async def write(frame):
+        pass
+
+    async def close():
+        pass
+
+    session = server.open_session(Transport.WEBSOCKET, Handshake())
+    session.attach_websocket(write, close)
+    await session.receive_ws_frame("40", write, close)
+    return session, write, close
+
+
 class SlowDirectory:
     """The database answers only when the test says so."""
 
@@ -34,17 +49,7 @@ def test_a_client_that_leaves_during_its_join_leaves_no_ghost_in_the_room(waitin
         state = MemoryRoomState()
         config = MeetingConfig(allow_unknown_rooms=True, waiting_room=waiting_room)
         MeetingEvents(server.of("/"), state, directory, config)
-        frames = []
-
-        async def write(frame):
-            frames.append(frame)
-
-        async def close():
-            pass
-
-        session = server.open_session(Transport.WEBSOCKET, Handshake())
-        session.attach_websocket(write, close)
-        await session.receive_ws_frame("40", write, close)
+        session, write, close = await connected_session(server)
         joining = asyncio.create_task(
             session.receive_ws_frame('42["join-call",{"roomID":"r","username":"u","name":"U"}]', write, close)
         )
@@ -89,17 +94,7 @@ def test_an_admission_that_arrives_while_the_waiter_joins_another_call_is_ignore
         directory = TwoMeetings()
         state = RoundTripState()
         MeetingEvents(server.of("/"), state, directory, MeetingConfig(allow_unknown_rooms=True, waiting_room=True))
-        frames = []
-
-        async def write(frame):
-            frames.append(frame)
-
-        async def close():
-            pass
-
-        session = server.open_session(Transport.WEBSOCKET, Handshake())
-        session.attach_websocket(write, close)
-        await session.receive_ws_frame("40", write, close)
+        session, write, close = await connected_session(server)
         await session.receive_ws_frame('42["join-call",{"roomID":"m","username":"w"}]', write, close)
         waiter = (await state.waiting("m"))[0]
         joining_b = asyncio.create_task(session.receive_ws_frame('42["join-call",{"roomID":"b","username":"w"}]', write, close))
