@@ -7,6 +7,7 @@ login and Django's CSRF token protect every page (AdminSite.admin_view).
 """
 
 from datetime import datetime, timezone
+from functools import wraps
 from typing import Callable, NamedTuple
 
 from bson import ObjectId
@@ -15,6 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.contrib.auth.models import User as StaffUser
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -82,7 +84,9 @@ class DocumentAdmin:
         return f"mongo_{self.slug}_detail"
 
     def get_urls(self):
-        view = self.admin_site.admin_view
+        def view(handler):
+            return self.admin_site.admin_view(_superusers_only(handler))
+
         return [
             path(f"{self.slug}/", view(self.list_view), name=self.list_url_name),
             path(f"{self.slug}/<str:object_id>/", view(self.detail_view), name=self.detail_url_name),
@@ -177,6 +181,19 @@ class DocumentAdmin:
         return TemplateResponse(request, "mongo_admin/detail.html", context)
 
 
+def _superusers_only(handler):
+    """The documents have no Django permissions to grant, and these pages show every
+    user and can end meetings and sessions: superusers only."""
+
+    @wraps(handler)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return handler(request, *args, **kwargs)
+
+    return guarded
+
+
 class AnimoAdminSite(admin.AdminSite):
     site_header = "Animo Meet administration"
     site_title = "Animo Meet admin"
@@ -195,7 +212,7 @@ class AnimoAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
-        if app_label is None:
+        if app_label is None and request.user.is_superuser:
             app_list += [document_admin.index_entry() for document_admin in self.document_admins]
             app_list.sort(key=lambda app: app["name"].lower())
         return app_list

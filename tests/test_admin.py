@@ -50,6 +50,17 @@ def test_the_admin_needs_a_staff_login(django_user_model):
     assert member.get("/admin/meetings/").status_code == 302
 
 
+def test_staff_without_superuser_rights_cannot_see_or_change_the_documents(django_user_model, meetings):
+    intern = Client()
+    intern.force_login(django_user_model.objects.create_user("intern", password="pw-intern-1", is_staff=True))
+    assert intern.get("/admin/meetings/").status_code == 403
+    assert intern.get("/admin/users/").status_code == 403
+    assert intern.get(f"/admin/meetings/{meetings[0].pk}/").status_code == 403
+    assert intern.post("/admin/meetings/", {"action": "end", "selected": [str(meetings[0].pk)]}).status_code == 403
+    assert Meeting.objects.count() == 3
+    assert 'href="/admin/meetings/"' not in intern.get("/admin/").content.decode()
+
+
 def test_the_index_lists_meetings_and_users(staff):
     page = staff.get("/admin/").content.decode()
 
