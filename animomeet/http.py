@@ -6,7 +6,7 @@ import re
 from functools import wraps
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -46,7 +46,7 @@ def api_view(*methods: str):
     """Declares a REST view: other methods get a JSON 405, a raised ApiError becomes its
     JSON answer. Django's token CSRF is off: the API takes JSON only, and requests that
     a browser authenticates by itself (the cookie) pass the Origin check of
-    `accounts.auth.auth_required` instead (docs/rest.md explains why)."""
+    `accounts.auth.auth_required` instead (the README explains why)."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
     allow_header = ", ".join(sorted(allowed))
 
@@ -61,6 +61,8 @@ def api_view(*methods: str):
                 return view(request, *args, **kwargs)
             except ApiError as error:
                 return error.response()
+            except SuspiciousOperation:  # Django refusing the request itself (too many fields)
+                return bad_request(request)
 
         return csrf_exempt(wrapper)
 
@@ -80,10 +82,14 @@ def json_object(request) -> dict:
         raise ApiError(400, "Request body must be JSON (Content-Type: application/json)")
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         raise ApiError(400, "Request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "Request body must be a JSON object")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # JSON allows lone surrogates (\ud800); nothing can store them
+        raise ApiError(400, "Request body holds invalid Unicode") from None
     return body
 
 
@@ -129,6 +135,11 @@ def client_address(request) -> str:
 @csrf_exempt
 def api_not_found(request, *args, **kwargs):
     return message_response(404, "Not found")
+
+
+def bad_request(request, *args, **kwargs):
+    """handler400: what Django refuses on its own (too many fields, a forged host)."""
+    return message_response(400, "Bad request")
 
 
 def server_error(request, *args, **kwargs):

@@ -23,7 +23,11 @@ def request_id(request) -> str:
     return getattr(request, "request_id", "-")
 
 
-def _redacted_query(query) -> str:
+def _redacted_query(request) -> str:
+    try:
+        query = request.GET
+    except SuspiciousOperation:  # e.g. more fields than Django parses: refused elsewhere
+        return "<not parsed>"
     return "&".join(
         f"{name}={'***' if SECRET_PARAMETER.search(name) else value}"
         for name, values in query.lists()
@@ -58,7 +62,7 @@ class RequestLogMiddleware(MiddlewareMixin):
                 request_id(request),
                 client_address(request),
                 request.headers.get("User-Agent", ""),
-                _redacted_query(request.GET),
+                _redacted_query(request),
             )
         return response
 

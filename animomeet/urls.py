@@ -18,4 +18,5 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
 ]
 
+handler400 = "animomeet.http.bad_request"
 handler500 = "animomeet.http.server_error"

@@ -28,6 +28,27 @@ def test_home_answers_i_am_home(client):
     assert response.content == b"I am home"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 30000,  # nested deeper than the parser's recursion
+        '{"name": "\\ud800", "username": "x1", "password": "long enough"}',  # a lone surrogate
+        '{"name": "Ann", "username": "x2", "password": "long enough \\udfff"}',
+    ],
+    ids=["nesting bomb", "lone surrogate in name", "lone surrogate in password"],
+)
+def test_hostile_json_is_a_400_not_a_500(client, rest_settings, body):
+    response = client.post("/api/v1/users/signup", body, content_type="application/json")
+    assert response.status_code == 400 and "message" in response.json()
+
+
+def test_a_query_with_too_many_fields_is_a_json_400(client, settings):
+    settings.DEBUG = True  # the development request log reads the query too
+    query = "&".join(f"f{i}=1" for i in range(1100))
+    response = client.get(f"/api/v1/meeting/check-host?username=a&meetingCode=abc&{query}")
+    assert response.status_code == 400 and response.json() == {"message": "Bad request"}
+
+
 def test_json_is_written_as_the_node_backend_wrote_it(client, rest_settings):
     # Express's res.json: compact, UTF-8 left as it is, this exact content type.
     response = signup(client, name="Zoë Ångström", username="zoe")
