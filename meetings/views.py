@@ -10,6 +10,8 @@ CODE_HINT = "must be 3 to 64 characters of letters, digits and '-'"
 # A meeting's co-host list changes a few names at a time; this bounds one request's work.
 MAX_CO_HOSTS_PER_CHANGE = 50
 CHANGE_FIELDS = {"hostControls", "addCoHosts", "removeCoHosts"}
+# A code looked up but never stored may be anything up to this; it is just not found.
+LOOKUP_MAX_LENGTH = 1000
 
 
 def _meeting_code(raw: str) -> str:
@@ -43,7 +45,9 @@ def create_meet(request, code):
 
 @api_view("GET")
 def check_meet(request, code):
-    meeting = services.find_meeting(_meeting_code(code))
+    # A code that cannot exist is simply not found: the contract has only 200 and 404.
+    normalized = services.normalize_meeting_code(code)
+    meeting = services.find_meeting(normalized) if normalized else None
     if meeting is None:
         raise ApiError(404, "No such meeting found")
     return ApiResponse({"message": "Meeting found", "exists": True, "meeting": services.meeting_json(meeting)})
@@ -52,8 +56,9 @@ def check_meet(request, code):
 @api_view("GET")
 def check_host(request):
     username = string_field(request.GET, "username", max_length=USERNAME_MAX_LENGTH)
-    code = _meeting_code(string_field(request.GET, "meetingCode", max_length=services.MEETING_CODE_MAX_LENGTH))
-    if services.is_host(code, username):
+    raw_code = string_field(request.GET, "meetingCode", max_length=LOOKUP_MAX_LENGTH)
+    code = services.normalize_meeting_code(raw_code)
+    if code is not None and services.is_host(code, username):
         return message_response(200, f"{username} is host of this meeting")
     return message_response(403, f"{username} is not the host of this meeting")
 

@@ -191,13 +191,22 @@ def test_check_host(client, alice):
 @pytest.mark.parametrize(
     "query",
     [{}, {"username": "alice"}, {"meetingCode": CODE}, {"username": "", "meetingCode": CODE},
-     {"username": "alice", "meetingCode": "x"}, {"username": "a" * 51, "meetingCode": CODE}],
+     {"username": "a" * 51, "meetingCode": CODE}],
 )
 def test_check_host_without_valid_parameters_is_400(client, query):
     response = client.get("/api/v1/meeting/check-host", query)
 
     assert response.status_code == 400
     assert "message" in response.json()
+
+
+@pytest.mark.parametrize("code", ["x", "a_b_c", "a" * 65])
+def test_codes_that_cannot_exist_get_the_contracts_not_found_answers(client, code):
+    # check-meet knows only 200 and 404, check-host only 200 and 403.
+    meet = client.get(f"/api/v1/meeting/check-meet/{code}")
+    host = client.get("/api/v1/meeting/check-host", {"username": "alice", "meetingCode": code})
+    assert (meet.status_code, meet.json()) == (404, {"message": "No such meeting found"})
+    assert (host.status_code, host.json()) == (403, {"message": "alice is not the host of this meeting"})
 
 
 # --- prev-meets ---------------------------------------------------------------------------
