@@ -75,7 +75,7 @@ def test_cleanup_meetings_dry_run_deletes_nothing(meetings, settings):
         ("1d", {"idle-13-hours", "fresh"}),
         ("30m", {"fresh"}),
         ("3m", set()),
-        ("50400", {"idle-13-hours", "fresh"}),  # 14 hours, in seconds
+        ("50400s", {"idle-13-hours", "fresh"}),  # 14 hours, in seconds
     ],
 )
 def test_cleanup_meetings_older_than(meetings, older_than, left):
@@ -84,7 +84,7 @@ def test_cleanup_meetings_older_than(meetings, older_than, left):
     assert codes() == left
 
 
-@pytest.mark.parametrize("older_than", ["0", "7x", "-1d", "d", "1.5h"])
+@pytest.mark.parametrize("older_than", ["0", "7x", "-1d", "d", "1.5h", "7", "3600", "999999999999d"])
 def test_cleanup_meetings_refuses_a_bad_duration(meetings, older_than):
     with pytest.raises(CommandError):
         call_command("cleanup_meetings", "--older-than", older_than)

@@ -14,15 +14,16 @@ from django.core.management.base import BaseCommand
 
 from meetings import services
 
-DURATION_PATTERN = re.compile(r"(\d+)([dhms]?)")
-SECONDS_PER_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+# A unit is required: a bare "7" read as seconds would delete nearly every meeting.
+DURATION_PATTERN = re.compile(r"(\d{1,6})([dhms])")
+SECONDS_PER_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def duration(text: str) -> timedelta:
-    """`7d`, `12h`, `30m`, `45s` or a number of seconds."""
+    """`7d`, `12h`, `30m` or `45s`."""
     match = DURATION_PATTERN.fullmatch(text.strip().lower())
     if match is None or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration such as 7d, 12h, 30m or 3600")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration with a unit, such as 7d, 12h, 30m or 45s")
     return timedelta(seconds=int(match.group(1)) * SECONDS_PER_UNIT[match.group(2)])
 
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             "--older-than",
             type=duration,
             default=None,
-            help="idle time after which a meeting goes: 7d, 12h, 30m or seconds (default: MEETING_TTL_SECONDS)",
+            help="idle time after which a meeting goes: 7d, 12h, 30m or 45s (default: MEETING_TTL_SECONDS)",
         )
         parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
 
