@@ -79,7 +79,7 @@ def login(username: str, password: str, address: str) -> tuple[User, str]:
         raise LoginThrottled(retry_after)
     user = User.objects(username=username).first()
     if user is None:
-        throttle.record_failure(address, username)
+        throttle.record_failure(address, None)
         raise UnknownUser(username)
     if not password_matches(password, user.password):
         throttle.record_failure(address, username)

@@ -6,6 +6,7 @@ refused client can be told when to retry.
 """
 
 import hashlib
+import ipaddress
 import math
 import time
 
@@ -14,7 +15,20 @@ from django.core.cache import cache
 
 
 def _address_key(address: str) -> str:
-    return f"login-failures:address:{address}"
+    return f"login-failures:address:{_client_network(address)}"
+
+
+def _client_network(address: str) -> str:
+    """An IPv6 client holds a whole /64 (2^64 addresses): it is counted as one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
 def _username_key(username: str) -> str:
@@ -35,9 +49,12 @@ def seconds_blocked(address: str, username: str) -> int:
     return max(1, math.ceil(max(waits))) if waits else 0
 
 
-def record_failure(address: str, username: str) -> None:
+def record_failure(address: str, username: str | None) -> None:
+    """A failed login from `address`; for an existing account, against `username` too
+    (counting made-up names would only let a flood of them push real counters out)."""
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    for key in (_address_key(address), _username_key(username)):
+    keys = [_address_key(address)] + ([_username_key(username)] if username is not None else [])
+    for key in keys:
         # add() only writes when absent, so the window is fixed by the first failure.
         cache.add(f"{key}:until", time.time() + window, window)
         cache.add(key, 0, window)

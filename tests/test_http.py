@@ -49,6 +49,21 @@ def test_a_query_with_too_many_fields_is_a_json_400(client, settings):
     assert response.status_code == 400 and response.json() == {"message": "Bad request"}
 
 
+def test_made_up_usernames_do_not_count_and_an_ipv6_client_counts_as_its_64(client, rest_settings, settings):
+    settings.LOGIN_MAX_FAILURES = 2
+    # Failures for names nobody has do not lock anyone; the address still counts them.
+    for n in range(2):
+        response = client.post("/api/v1/users/login", {"username": f"ghost{n}", "password": "x"},
+                               content_type="application/json", REMOTE_ADDR="2001:db8:1:2::10")
+        assert response.status_code == 404
+    # Another address in the same /64 is the same client.
+    neighbour = client.post("/api/v1/users/login", {"username": "ghost9", "password": "x"},
+                            content_type="application/json", REMOTE_ADDR="2001:db8:1:2:ffff::1")
+    elsewhere = client.post("/api/v1/users/login", {"username": "ghost0", "password": "x"},
+                            content_type="application/json", REMOTE_ADDR="2001:db8:1:3::10")
+    assert neighbour.status_code == 429 and elsewhere.status_code == 404
+
+
 def test_json_is_written_as_the_node_backend_wrote_it(client, rest_settings):
     # Express's res.json: compact, UTF-8 left as it is, this exact content type.
     response = signup(client, name="Zoë Ångström", username="zoe")
@@ -187,11 +202,11 @@ def test_login_failures_count_across_server_processes_sharing_redis(start_server
     address = {"X-Forwarded-For": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"}
     credentials = {"username": username, "password": "wrong password"}
 
+    # One failure on each process; the address's shared counter then refuses the third.
     for server in (first, second):
         assert requests.post(f"{server.url}/api/v1/users/login", json=credentials, headers=address,
                              timeout=5).status_code == 404
-    refused = requests.post(f"{first.url}/api/v1/users/login", json=credentials,
-                            headers={"X-Forwarded-For": "192.0.2.99"}, timeout=5)
+    refused = requests.post(f"{first.url}/api/v1/users/login", json=credentials, headers=address, timeout=5)
 
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) <= 30
