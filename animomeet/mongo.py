@@ -4,6 +4,7 @@ import logging
 
 import mongoengine
 from pymongo import uri_parser
+from pymongo.errors import OperationFailure
 
 log = logging.getLogger("animomeet.mongo")
 
@@ -34,6 +35,18 @@ def connect(url: str, db_name: str = "") -> None:
 
 
 def ensure_indexes(*documents) -> None:
-    """Create the documents' indexes (unique keys, TTL) now rather than on first use."""
+    """Create the documents' indexes (unique keys, TTL) now rather than on first use.
+
+    Data written by the Node backend may break a unique index (it had none on meeting
+    codes): the process still starts, so that `manage.py dedupe_meetings` can run, and
+    says so loudly."""
     for document in documents:
-        document.ensure_indexes()
+        try:
+            document.ensure_indexes()
+        except OperationFailure as failure:
+            log.error(
+                "indexes of %s could not be created (%s); for duplicate meeting codes run "
+                "`python manage.py dedupe_meetings`, then restart",
+                document._get_collection_name(),
+                failure.details.get("errmsg", failure) if failure.details else failure,
+            )

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from mongoengine.errors import NotUniqueError
 
 from accounts.documents import User
 from accounts.services import hash_password, issue_token, token_digest, user_for_token
@@ -127,3 +128,34 @@ def test_the_commands_run_from_the_command_line():
         )
         assert result.returncode == 0, result.stderr
         assert "user(s)" in result.stdout or "would delete 0 meeting(s)" in result.stdout
+
+
+def test_dedupe_meetings_keeps_the_most_recent_of_each_code_and_restores_the_unique_index():
+    collection = Meeting._get_collection()
+    collection.drop_indexes()  # as a database written by the Node backend
+    now = utcnow()
+    collection.insert_many(
+        [
+            {"meetingCode": "dup-code", "hostUsername": "old", "lastActive": now - timedelta(days=2), "date": now},
+            {"meetingCode": "dup-code", "hostUsername": "new", "lastActive": now, "date": now},
+            {"meetingCode": "solo-code", "hostUsername": "solo", "lastActive": now, "date": now},
+        ]
+    )
+    assert "would delete 1 duplicate" in run("dedupe_meetings", "--dry-run")
+    assert Meeting.objects.count() == 3
+    assert "Deleted 1 duplicate" in run("dedupe_meetings")
+    assert sorted(m.hostUsername for m in Meeting.objects) == ["new", "solo"]
+    with pytest.raises(NotUniqueError):
+        Meeting(meetingCode="dup-code", hostUsername="again").save(force_insert=True)
+
+
+def test_start_up_survives_duplicate_codes_and_says_what_to_run(caplog):
+    from animomeet import mongo
+
+    collection = Meeting._get_collection()
+    collection.drop_indexes()
+    collection.insert_many([{"meetingCode": "twice", "lastActive": utcnow()} for _ in range(2)])
+    mongo.ensure_indexes(Meeting)  # does not raise
+    assert "dedupe_meetings" in caplog.text
+    collection.delete_many({})
+    mongo.ensure_indexes(Meeting)
