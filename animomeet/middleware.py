@@ -23,6 +23,14 @@ def request_id(request) -> str:
     return getattr(request, "request_id", "-")
 
 
+# A meeting code is all it takes to join a call: the log keeps its place, not its value.
+MEETING_CODE_IN_PATH = re.compile(r"^(/api/v1/meeting/(?:check-code/|create-meet/|check-meet/)?)(?!check-host$|prev-meets/)[^/]+$")
+
+
+def _logged_path(path: str) -> str:
+    return MEETING_CODE_IN_PATH.sub(r"\1***", path)
+
+
 def _redacted_query(request) -> str:
     try:
         query = request.GET
@@ -51,7 +59,7 @@ class RequestLogMiddleware(MiddlewareMixin):
         log.info(
             "%s %s %s %.1fms id=%s",
             request.method,
-            request.path,
+            _logged_path(request.path),
             response.status_code,
             duration_ms,
             request_id(request),
@@ -78,7 +86,7 @@ class JsonErrorMiddleware(MiddlewareMixin):
             "unhandled %s in %s %s id=%s",
             type(exception).__name__,
             request.method,
-            request.path,
+            _logged_path(request.path),
             request_id(request),
             exc_info=exception,
         )

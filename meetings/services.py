@@ -34,11 +34,15 @@ class InvalidCoHosts(Exception):
     """The co-host list cannot be changed this way; the message says why."""
 
 
+# Paths under /api/v1/meeting/: a meeting so named could not be reached by PATCH.
+RESERVED_CODES = frozenset({"check-code", "create-meet", "check-meet", "check-host", "prev-meets"})
+
+
 def normalize_meeting_code(raw: str) -> str | None:
     """The stored form of a meeting code, or None when it cannot be one. Codes are
     case-insensitive: the web client makes lowercase ones and people retype them."""
     code = raw.lower()
-    return code if MEETING_CODE_PATTERN.fullmatch(code) else None
+    return code if MEETING_CODE_PATTERN.fullmatch(code) and code not in RESERVED_CODES else None
 
 
 def _iso(moment: datetime | None) -> str | None:

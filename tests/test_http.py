@@ -132,6 +132,14 @@ def test_one_log_line_per_request_and_no_secrets_in_the_log(client, caplog):
     assert not any(token in line or PASSWORD in line for line in lines)  # ...without the secrets
 
 
+def test_meeting_codes_stay_out_of_the_request_log(client, caplog):
+    with caplog.at_level(logging.INFO, logger="animomeet.request"):
+        client.get("/api/v1/meeting/check-meet/abc-defg-hij")
+    lines = [r.getMessage() for r in caplog.records if r.name == "animomeet.request"]
+    assert lines[0].startswith("GET /api/v1/meeting/check-meet/*** 404 ")
+    assert not any("abc-defg-hij" in line for line in lines)
+
+
 def test_cors_preflight_from_the_frontend_is_allowed_with_credentials(client):
     response = client.options(
         "/api/v1/users/login",

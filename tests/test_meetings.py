@@ -79,6 +79,13 @@ def test_creating_needs_a_token(client, url):
     assert Meeting.objects.count() == 0
 
 
+@pytest.mark.parametrize("code", ["check-host", "prev-meets", "CHECK-MEET"])
+def test_codes_that_name_an_api_path_cannot_be_created(client, alice, code):
+    # PATCH /meeting/check-host would never reach such a meeting.
+    response = client.post(f"/api/v1/meeting/create-meet/{code}", headers=bearer(alice))
+    assert response.status_code == 400 and Meeting.objects.count() == 0
+
+
 def test_create_meet_by_cookie_from_the_frontend_works_and_from_elsewhere_not(client):
     signup(client)
     login(client)
