@@ -48,5 +48,5 @@ def ensure_indexes(*documents) -> None:
                 "indexes of %s could not be created (%s); for duplicate meeting codes run "
                 "`python manage.py dedupe_meetings`, then restart",
                 document._get_collection_name(),
-                failure.details.get("errmsg", failure) if failure.details else failure,
+                failure,
             )

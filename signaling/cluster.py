@@ -104,8 +104,9 @@ class ClusterBroker(Broker):
     async def publish_command(self, namespace, socket_id, name, payload):
         return await self._to_owner(socket_id, {"type": "command", "ns": namespace, "socket": socket_id, "name": name, "payload": payload})
 
-    async def _to_owner(self, socket_id: str, message: dict) -> bool:
-        owner = owner_of(socket_id)
+    async def _to_owner(self, some_id: str, message: dict) -> bool:
+        """To the process that owns a socket or session; False when that is this one."""
+        owner = owner_of(some_id)
         if owner is None or owner == self.process_id:
             return False
         await self.layer.send(self._channel_of(owner), message)
@@ -307,17 +308,15 @@ class RemoteSession:
 
     async def begin_upgrade(self, write, close) -> bool:
         self.link = self.broker.open_link(write, close)
-        await self.broker.layer.send(
-            self.broker._channel_of(self.owner), {"type": "ws-open", "sid": self.sid, "link": self.link, "reply": self.broker.channel}
-        )
+        await self.broker._to_owner(self.sid, {"type": "ws-open", "sid": self.sid, "link": self.link, "reply": self.broker.channel})
         return True  # the owner closes this WebSocket if it refuses
 
     async def receive_ws_frame(self, frame, write, close) -> None:
-        await self.broker.layer.send(self.broker._channel_of(self.owner), {"type": "ws-frame", "link": self.link, "frame": frame})
+        await self.broker._to_owner(self.sid, {"type": "ws-frame", "link": self.link, "frame": frame})
 
     def websocket_gone(self, write) -> None:
         self.broker.close_link(self.link)
-        asyncio.ensure_future(self.broker.layer.send(self.broker._channel_of(self.owner), {"type": "ws-gone", "link": self.link}))
+        asyncio.ensure_future(self.broker._to_owner(self.sid, {"type": "ws-gone", "link": self.link}))
 
 
 class RemoteWebSocket:

@@ -35,6 +35,7 @@ BAD_HANDSHAKE_METHOD = (2, "Bad handshake method")
 BAD_REQUEST = (3, "Bad request")
 FORBIDDEN = (4, "Forbidden")
 UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
+PAYLOAD_TOO_LARGE = (BAD_REQUEST[0], "Payload too large")
 
 
 class RequestRefused(Exception):
@@ -172,7 +173,7 @@ class PollingConsumer(LeanConsumer):
     async def http_request(self, message):
         self.body += message.get("body", b"")
         if len(self.body) > self.server.config.max_payload:
-            await self.respond(413, _error_body((BAD_REQUEST[0], "Payload too large")))
+            await self.refuse(413, PAYLOAD_TOO_LARGE)
             raise StopConsumer
         if message.get("more_body"):
             return
@@ -214,11 +215,15 @@ class PollingConsumer(LeanConsumer):
             else:
                 raise RequestRefused(BAD_HANDSHAKE_METHOD)
         except RequestRefused as refusal:
-            await self.respond(refusal.status, _error_body(refusal.error), content_type=b"application/json")
+            await self.refuse(refusal.status, refusal.error)
         except PayloadTooLarge:
-            await self.respond(413, _error_body((BAD_REQUEST[0], "Payload too large")), content_type=b"application/json")
+            await self.refuse(413, PAYLOAD_TOO_LARGE)
         except (ProtocolError, SessionClosed):
-            await self.respond(400, _error_body(BAD_REQUEST), content_type=b"application/json")
+            await self.refuse(400, BAD_REQUEST)
+
+    async def refuse(self, status: int, error: tuple[int, str]) -> None:
+        body = orjson.dumps({"code": error[0], "message": error[1]})
+        await self.respond(status, body, content_type=b"application/json")
 
     async def respond(self, status: int, body: bytes, content_type: bytes = b"text/plain; charset=UTF-8", preflight: bool = False):
         headers = [(b"content-type", content_type)]
@@ -239,7 +244,3 @@ class PollingConsumer(LeanConsumer):
                 ]
         await self.base_send({"type": "http.response.start", "status": status, "headers": headers})
         await self.base_send({"type": "http.response.body", "body": body})
-
-
-def _error_body(error: tuple[int, str]) -> bytes:
-    return orjson.dumps({"code": error[0], "message": error[1]})

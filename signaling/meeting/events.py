@@ -170,7 +170,7 @@ class MeetingEvents:
 
         if socket.data["room"] not in (None, room):
             await self._leave(socket)
-        member = Participant(socket.id, username, name, account.username if account else None, **media)
+        member = Participant(socket.id, username, name, _account_name(socket), **media)
         if meeting is not None:
             if not meeting.privileged(member.account):
                 # Joining is never refused for it: what the host turned off starts off.
