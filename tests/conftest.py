@@ -9,6 +9,9 @@ import redis
 
 from tests.servers import DaphneServer
 
+# The REST tests' fixtures (rest_settings, fresh_cache, announcements), for every module.
+pytest_plugins = ["tests.rest_helpers"]
+
 # One database name per run, shared with the daphne processes the tests start, so that
 # a run against a real MongoDB (MONGODB_URL) never touches another run's data.
 TEST_DB_NAME = f"animomeet_test_{uuid.uuid4().hex[:12]}"

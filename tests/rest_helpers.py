@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 PASSWORD = "correct horse battery"
+FRONTEND = "http://localhost:5173"  # settings' default FRONTEND_URL
 
 
 def _use_a_fresh_cache(settings):

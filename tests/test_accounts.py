@@ -9,17 +9,9 @@ from django.test import Client
 from accounts.documents import User
 from accounts.services import token_digest, user_for_token, username_exists
 from animomeet.clock import utcnow
-from tests.rest_helpers import PASSWORD, bearer, login, post_json, rest_settings, signed_up_token, signup  # noqa: F401
+from tests.rest_helpers import FRONTEND, PASSWORD, bearer, login, post_json, signed_up_token, signup
 
 pytestmark = pytest.mark.usefixtures("rest_settings")
-
-FRONTEND = "http://localhost:5173"
-
-
-@pytest.fixture
-def client():
-    return Client()
-
 
 # --- signup -----------------------------------------------------------------------------
 

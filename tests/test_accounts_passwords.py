@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from accounts.documents import User
-from tests.rest_helpers import fresh_cache, login, signup  # noqa: F401
+from tests.rest_helpers import login, signup
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 

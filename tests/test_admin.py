@@ -11,7 +11,6 @@ from accounts.services import hash_password, issue_token, token_digest
 from animomeet.clock import utcnow
 from meetings.admin import MeetingAdmin
 from meetings.documents import Meeting
-from tests.rest_helpers import announcements, rest_settings  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rest_settings")]
 

@@ -6,19 +6,11 @@ import uuid
 
 import pytest
 import requests
-from django.test import Client
 
 from meetings import services as meeting_services
-from tests.rest_helpers import PASSWORD, bearer, login, rest_settings, signed_up_token, signup  # noqa: F401
+from tests.rest_helpers import FRONTEND, PASSWORD, bearer, login, signup
 
 pytestmark = pytest.mark.usefixtures("rest_settings")
-
-FRONTEND = "http://localhost:5173"
-
-
-@pytest.fixture
-def client():
-    return Client()
 
 
 def test_home_answers_i_am_home(client):

@@ -4,21 +4,15 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.test import Client
 
 from meetings.documents import Meeting
 from meetings.services import touch_meeting
-from tests.rest_helpers import announcements, bearer, login, post_json, rest_settings, signed_up_token, signup  # noqa: F401
+from tests.rest_helpers import bearer, login, signed_up_token, signup
 
 pytestmark = pytest.mark.usefixtures("rest_settings")
 
 CODE = "abc-defg-hij"
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-
-
-@pytest.fixture
-def client():
-    return Client()
 
 
 @pytest.fixture

@@ -82,7 +82,11 @@ def test_a_session_that_ends_inside_its_remote_websocket_is_cleaned_up():
     async def scenario():
         server, broker, layer = cluster_server()
         left = []
-        server.of("/").on("disconnect")(lambda socket, reason: _record(left, reason))
+
+        @server.of("/").on("disconnect")
+        async def disconnect(socket, reason):
+            left.append(reason)
+
         session = server.open_session(Transport.POLLING, Handshake())
         await session.receive_post(b"40")
         await upgrade_through(broker, session)
@@ -94,9 +98,6 @@ def test_a_session_that_ends_inside_its_remote_websocket_is_cleaned_up():
     assert session.sid not in server.sessions and left == ["transport close"]
     assert any(m["type"] == "ws-close" for m in sent)
 
-
-async def _record(into: list, value) -> None:
-    into.append(value)
 
 
 def test_a_websocket_gone_mid_handler_lets_the_handler_finish():
