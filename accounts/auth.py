@@ -2,20 +2,15 @@
 the one decorator that every protected REST view uses."""
 
 from functools import wraps
-from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from accounts import services
+from accounts.credentials import Credential, bearer_token, choose_credential
 from animomeet.http import message_response
+from animomeet.origins import origin_allowed
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class Credential(NamedTuple):
-    token: str
-    from_cookie: bool
 
 
 def _cookie_samesite() -> str:
@@ -40,38 +35,16 @@ def clear_auth_cookie(response) -> None:
     response.delete_cookie(settings.AUTH_COOKIE_NAME, path="/", samesite=_cookie_samesite())
 
 
-def _bearer_token(request) -> str:
-    """The token of `Authorization: Bearer <token>`, split as the Node backend did; ''
-    when the header is absent or malformed."""
-    header = request.headers.get("Authorization", "")
-    return header.split(" ")[1] if header.startswith("Bearer ") else ""
-
-
 def credential_from_request(request) -> Credential | None:
-    """The header's token wins when it has a token's shape. The web client sends
-    `Bearer null` while it keeps no token itself, and then its cookie must count."""
-    bearer = _bearer_token(request)
-    cookie = request.COOKIES.get(settings.AUTH_COOKIE_NAME, "")
-    if bearer and (services.TOKEN_PATTERN.fullmatch(bearer) or not cookie):
-        return Credential(bearer, from_cookie=False)
-    if cookie:
-        return Credential(cookie, from_cookie=True)
-    return None
+    return choose_credential(
+        presented=bearer_token(request.headers.get("Authorization", "")),
+        cookie=request.COOKIES.get(settings.AUTH_COOKIE_NAME, ""),
+    )
 
 
-def token_from_request(request) -> str | None:
-    credential = credential_from_request(request)
-    return credential.token if credential else None
-
-
-def origin_allowed(request) -> bool:
-    """Whether the request comes from a page of the frontend, by its Origin header or,
-    when a browser left that out, by its Referer."""
-    origin = request.headers.get("Origin", "")
-    if not origin:
-        referer = urlsplit(request.headers.get("Referer", ""))
-        origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else ""
-    return bool(origin) and origin.rstrip("/") in settings.FRONTEND_ORIGINS
+def from_frontend(request) -> bool:
+    """Whether a page of the frontend (or of this server) sent the request."""
+    return origin_allowed(request.headers, settings.FRONTEND_ORIGINS, unknown_allowed=False)
 
 
 def auth_required(view=None, *, changes_state: bool = False):
@@ -90,7 +63,7 @@ def auth_required(view=None, *, changes_state: bool = False):
         if credential is None:
             return message_response(401, "no token provided")
         state_changing = changes_state or request.method not in SAFE_METHODS
-        if credential.from_cookie and state_changing and not origin_allowed(request):
+        if credential.from_cookie and state_changing and not from_frontend(request):
             return message_response(403, "Request refused: it does not come from an allowed origin")
         user = services.user_for_token(credential.token)
         if user is None:

@@ -10,6 +10,7 @@ from django.conf import settings
 from mongoengine.errors import NotUniqueError
 
 from accounts import throttle
+from accounts.credentials import TOKEN_PATTERN
 from accounts.documents import User
 from animomeet.clock import utcnow
 
@@ -18,8 +19,6 @@ USERNAME_MAX_LENGTH = 50
 USERNAME_PATTERN = re.compile(rf"[A-Za-z0-9_.-]{{1,{USERNAME_MAX_LENGTH}}}")
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
-# What login hands out: 20 random bytes as hex, as the Node backend did.
-TOKEN_PATTERN = re.compile(r"[0-9a-f]{40}")
 # bcrypt reads at most 72 bytes. Node's bcrypt drops the rest silently; the Python one
 # refuses longer input, so cut it the same way to verify passwords hashed by Node.
 BCRYPT_MAX_BYTES = 72

@@ -8,7 +8,6 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
-from signaling.app import build_server  # noqa: E402
-from signaling.routing import socketio_application  # noqa: E402
+from signaling.wiring import asgi_application  # noqa: E402
 
-application = socketio_application(build_server(), django_application)
+application = asgi_application(django_application)

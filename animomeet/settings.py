@@ -105,7 +105,7 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "signaling.redis_pools.WaitingRedisChannelLayer",
+            "BACKEND": "signaling.engine.broker.redis_pools.WaitingRedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 # Per channel; the default (100) would drop signaling bursts. Messages expire anyway.

@@ -9,6 +9,7 @@ from mongoengine.queryset.visitor import Q
 
 from accounts.documents import User
 from animomeet.clock import utcnow
+from meetings import signals
 from meetings.documents import HostControls, Meeting
 
 log = logging.getLogger(__name__)
@@ -147,19 +148,30 @@ def toggle_host_control(meeting_id, field: str) -> Meeting | None:
             return flipped
 
 
-def _announce_change(meeting: Meeting) -> None:
-    """Pushes the meeting's new state to its live participants. The change is already
-    stored, so a failure here is logged rather than reported to whoever made it."""
-    from signaling.notify import meeting_changed  # signaling depends on this app: import late
+def _announce(signal, **details) -> None:
+    """Tells the receivers of a change that is already stored: a receiver's failure is
+    logged rather than reported to whoever made the change."""
+    for receiver, outcome in signal.send_robust(sender=Meeting, **details):
+        if isinstance(outcome, Exception):
+            log.error("announcing a meeting change failed in %r", receiver, exc_info=outcome)
 
-    try:
-        meeting_changed(meeting.meetingCode, meeting_json(meeting))
-    except Exception:
-        log.exception("could not announce the change of meeting %s", meeting.meetingCode)
+
+def _announce_change(meeting: Meeting) -> None:
+    _announce(signals.meeting_changed, code=meeting.meetingCode, meeting=meeting_json(meeting))
+
+
+def _announce_deleted(codes: list[str]) -> None:
+    """The calls of meetings that are gone end (those still found were not deleted)."""
+    gone = set(codes) - set(Meeting.objects(meetingCode__in=codes).scalar("meetingCode"))
+    if gone:
+        _announce(signals.meetings_deleted, codes=sorted(gone))
 
 
 def delete_meetings(meeting_ids: list) -> int:
-    return Meeting.objects(id__in=meeting_ids).delete()
+    codes = list(Meeting.objects(id__in=meeting_ids).scalar("meetingCode"))
+    deleted = Meeting.objects(id__in=meeting_ids).delete()
+    _announce_deleted(codes)
+    return deleted
 
 
 def idle_meetings(older_than: timedelta):
@@ -168,4 +180,8 @@ def idle_meetings(older_than: timedelta):
 
 def delete_idle_meetings(older_than: timedelta) -> int:
     """One delete_many on lastActive, so that a meeting becoming active meanwhile stays."""
-    return idle_meetings(older_than).delete()
+    idle = idle_meetings(older_than)
+    codes = list(idle.scalar("meetingCode"))
+    deleted = idle.delete()
+    _announce_deleted(codes)
+    return deleted

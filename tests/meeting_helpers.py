@@ -296,10 +296,10 @@ def _build_callback_app():
     import django
 
     django.setup()
-    from signaling.routing import socketio_application
-    from signaling.server import ServerConfig, SocketServer
+    from signaling.engine.asgi.routing import engine_application
+    from signaling.engine.server import ServerConfig, SocketServer
 
-    server = SocketServer(ServerConfig(ping_interval=1.0, ping_timeout=1.0, allowed_origins="*"))
+    server = SocketServer(ServerConfig(ping_interval=1.0, ping_timeout=1.0))
     main = server.of("/")
 
     @main.on("ask")
@@ -314,7 +314,7 @@ def _build_callback_app():
         await send({"type": "http.response.start", "status": 404, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    return socketio_application(server, not_found)
+    return engine_application(server, not_found)
 
 
 async def callback_application(scope, receive, send):

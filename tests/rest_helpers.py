@@ -1,7 +1,5 @@
 """Helpers and fixtures for the REST tests (fixtures are imported by the test modules)."""
 
-import sys
-import types
 import uuid
 
 import pytest
@@ -33,13 +31,18 @@ def rest_settings(settings):
 
 
 @pytest.fixture
-def announcements(monkeypatch):
-    """Stands in for signaling.notify; lists the (code, meeting) pairs announced."""
+def announcements():
+    """Lists the (code, meeting) pairs that the meetings service announced."""
+    from meetings.signals import meeting_changed
+
     announced = []
-    module = types.ModuleType("signaling.notify")
-    module.meeting_changed = lambda code, meeting: announced.append((code, meeting))
-    monkeypatch.setitem(sys.modules, "signaling.notify", module)
-    return announced
+
+    def record(sender, code, meeting, **kwargs):
+        announced.append((code, meeting))
+
+    meeting_changed.connect(record, dispatch_uid="test-announcements")
+    yield announced
+    meeting_changed.disconnect(dispatch_uid="test-announcements")
 
 
 def post_json(client, url, body, **kwargs):

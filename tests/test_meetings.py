@@ -348,15 +348,17 @@ def test_ill_formed_changes_are_400_and_change_nothing(client, alice, bob, meeti
     assert announcements == []
 
 
-def test_a_failing_announcement_does_not_undo_the_change(client, alice, meeting, monkeypatch, announcements):
-    import sys
+def test_a_failing_announcement_does_not_undo_the_change(client, alice, meeting, announcements):
+    from meetings.signals import meeting_changed
 
-    def broken(code, meeting):
+    def broken(sender, **kwargs):
         raise ConnectionError("channel layer down")
 
-    monkeypatch.setattr(sys.modules["signaling.notify"], "meeting_changed", broken)
-
-    response = patch(client, CODE, {"hostControls": {"audioAllowed": False}}, alice)
+    meeting_changed.connect(broken, dispatch_uid="test-broken")
+    try:
+        response = patch(client, CODE, {"hostControls": {"audioAllowed": False}}, alice)
+    finally:
+        meeting_changed.disconnect(dispatch_uid="test-broken")
 
     assert response.status_code == 200
     assert Meeting.objects.get().hostControls.audioAllowed is False

@@ -6,9 +6,11 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from signaling.meeting.redis_state import RedisRoomState
-from signaling.meeting.state import CHAT_HISTORY_LIMIT, MeetingInfo, MemoryRoomState, Participant
-from signaling.redis_pools import waiting_pool
+from signaling.meeting.media import Media
+from signaling.meeting.state.redis import RedisRoomState
+from signaling.meeting.state.base import CHAT_HISTORY_LIMIT, MeetingInfo, Participant
+from signaling.meeting.state.memory import MemoryRoomState
+from signaling.engine.broker.redis_pools import waiting_pool
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -22,7 +24,7 @@ def make_state(request):
 
 
 def member(socket_id: str, **fields) -> Participant:
-    return Participant(socket_id, f"user-{socket_id}", f"Name {socket_id}", **fields)
+    return Participant(socket_id, f"user-{socket_id}", f"Name {socket_id}", media=Media(**fields))
 
 
 def run(make_state, scenario):
@@ -41,7 +43,7 @@ def test_the_roster_keeps_join_order_and_a_rejoin_keeps_its_place(make_state):
 
     roster = run(make_state, scenario)
     assert [p.id for p in roster] == ["a.p1", "b.p2"]
-    assert roster[0].audioEnabled is True
+    assert roster[0].media.audioEnabled is True
 
 
 def test_leaving_returns_the_participant_and_the_last_one_out_clears_the_history(make_state):
@@ -80,7 +82,7 @@ def test_media_updates_and_the_meeting_cache(make_state):
         return updated, missing, await state.participant("r", "a.p1"), await state.meeting("r")
 
     updated, missing, stored, meeting = run(make_state, scenario)
-    assert updated.videoEnabled and stored.videoEnabled and missing is None
+    assert updated.media.videoEnabled and stored.media.videoEnabled and missing is None
     assert meeting.privileged("co") and not meeting.privileged("guest") and not meeting.allows("audioAllowed")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from accounts.services import user_for_token
 from meetings.services import meeting_json, touch_meeting
-from signaling.meeting.state import MeetingInfo
+from signaling.meeting.state.base import MeetingInfo
 
 
 @dataclass(frozen=True)

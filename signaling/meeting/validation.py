@@ -5,7 +5,7 @@ from typing import Any
 
 import orjson
 
-from signaling.protocol.engineio import exceeds_bytes
+from signaling.engine.protocol.engineio import exceeds_bytes
 
 NAME_MAX = 100
 USERNAME_MAX = 50

@@ -4,7 +4,6 @@
     daphne -b 127.0.0.1 -p 3000 tests.conformance.asgi:application
 """
 
-import asyncio
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "animomeet.settings")
@@ -13,8 +12,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from signaling.routing import socketio_application  # noqa: E402
-from signaling.server import ServerConfig, SocketServer  # noqa: E402
+from signaling.engine.asgi.routing import engine_application  # noqa: E402
+from signaling.engine import tasks  # noqa: E402
+from signaling.engine.server import ServerConfig, SocketServer  # noqa: E402
 
 
 AUTH_DELAY = 0.005  # seconds
@@ -22,7 +22,7 @@ AUTH_DELAY = 0.005  # seconds
 
 def build_server() -> SocketServer:
     server = SocketServer(
-        ServerConfig(ping_interval=0.3, ping_timeout=0.2, max_payload=1_000_000, connect_timeout=1.0, allowed_origins="*")
+        ServerConfig(ping_interval=0.3, ping_timeout=0.2, max_payload=1_000_000, connect_timeout=1.0)
     )
     main, custom = server.of("/"), server.of("/custom")
 
@@ -33,7 +33,7 @@ def build_server() -> SocketServer:
         # promise resolves, so the two frames must not share one TCP read (the Node
         # reference writes each frame after the previous write completed). A few
         # milliseconds apart they arrive apart; a socket.io client needs no such gap.
-        asyncio.get_running_loop().call_later(AUTH_DELAY, lambda: asyncio.ensure_future(socket.emit("auth", auth)))
+        tasks.later(AUTH_DELAY, lambda: socket.emit("auth", auth), "conformance auth echo")
 
     @main.on("message")
     async def message(socket, args):
@@ -51,4 +51,4 @@ async def not_found(scope, receive, send):
     await send({"type": "http.response.body", "body": b"Not found"})
 
 
-application = socketio_application(build_server(), not_found)
+application = engine_application(build_server(), not_found)

@@ -4,7 +4,7 @@ import math
 
 from hypothesis import strategies as st
 
-from signaling.protocol.socketio import RESERVED_EVENTS
+from signaling.engine.protocol.socketio import RESERVED_EVENTS
 
 JS_MAX_SAFE_INTEGER = 2**53 - 1
 

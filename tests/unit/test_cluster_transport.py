@@ -8,12 +8,14 @@ import asyncio
 
 from channels.layers import InMemoryChannelLayer
 
-from signaling.cluster import ClusterBroker, owner_of
-from signaling.meeting.events import MeetingConfig, MeetingEvents
-from signaling.meeting.state import MemoryRoomState
-from signaling.protocol.engineio import Transport
-from signaling.server import ServerConfig, SocketServer
-from signaling.sessions import Handshake
+from signaling.engine.broker.cluster import ClusterBroker
+from signaling.engine.ids import owner_of
+from signaling.meeting.context import MeetingConfig
+from signaling.meeting.events import MeetingEvents
+from signaling.meeting.state.memory import MemoryRoomState
+from signaling.engine.protocol.engineio import Transport
+from signaling.engine.server import ServerConfig, SocketServer
+from signaling.engine.session import Handshake
 
 OWNER, OTHER = "0000000a", "0000000b"
 OTHER_CHANNEL = f"t.process.{OTHER}"

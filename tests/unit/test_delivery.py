@@ -4,11 +4,11 @@ import asyncio
 
 from autobahn.exception import Disconnected
 
-from signaling.consumers import WebSocketConsumer
-from signaling.protocol.engineio import Transport
-from signaling.protocol.socketio import CONNECT, DISCONNECT, Packet
-from signaling.server import ServerConfig, SocketServer
-from signaling.sessions import Handshake, Session
+from signaling.engine.asgi.consumers import WebSocketConsumer
+from signaling.engine.protocol.engineio import Transport
+from signaling.engine.protocol.socketio import CONNECT, DISCONNECT, Packet
+from signaling.engine.server import ServerConfig, SocketServer
+from signaling.engine.session import Handshake, Session
 
 
 class Recipient:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signaling.protocol.engineio import (
+from signaling.engine.protocol.engineio import (
     CLOSE,
     MESSAGE,
     NOOP,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from signaling.protocol.engineio import (
+from signaling.engine.protocol.engineio import (
     CLIENT_CLOSE,
     MESSAGE,
     PARSE_ERROR,
@@ -30,6 +30,7 @@ from signaling.protocol.engineio import (
     ProtocolError,
     SessionClosed,
     State,
+    Transmit,
     Transport,
     Upgraded,
     decode_frame,
@@ -65,7 +66,7 @@ def poll(session: EngineSession) -> str:
 def upgraded(session: EngineSession) -> list:
     """Run the probe and the upgrade packet; the frames queued for the WebSocket."""
     session.start_upgrade()
-    assert session.receive_probe_frame("2probe") == ["3probe"]
+    assert session.receive_probe_frame("2probe") == [Transmit(["3probe"])]
     [event] = session.receive_probe_frame("5")
     assert isinstance(event, Upgraded)
     return event.frames
@@ -120,7 +121,7 @@ def test_first_ping_is_due_ping_interval_after_the_handshake():
 def test_ping_goes_out_as_a_websocket_frame():
     session = websocket()
     assert session.on_timer(24.0) == []
-    assert session.on_timer(25.0) == ["2"]
+    assert session.on_timer(25.0) == [Transmit(["2"])]
 
 
 def test_session_closes_with_ping_timeout_when_no_pong_arrives_within_ping_timeout():
@@ -139,7 +140,7 @@ def test_session_closes_with_ping_timeout_when_no_pong_arrives_within_ping_timeo
 
 def test_websocket_session_times_out_without_pong():
     session = websocket()
-    assert session.on_timer(25.0) == ["2"]
+    assert session.on_timer(25.0) == [Transmit(["2"])]
     assert session.on_timer(45.0) == [Closed(PING_TIMEOUT)]
     assert session.closed
 
@@ -160,11 +161,11 @@ def test_pong_in_time_keeps_the_session_open_and_next_ping_is_ping_interval_afte
 
 def test_pong_over_websocket_resets_the_heartbeat():
     session = websocket()
-    assert session.on_timer(25.0) == ["2"]
+    assert session.on_timer(25.0) == [Transmit(["2"])]
     assert session.receive_frame("3", now=26.0) == []
     assert session.on_timer(45.0) == []
     assert not session.closed
-    assert session.on_timer(51.0) == ["2"]
+    assert session.on_timer(51.0) == [Transmit(["2"])]
 
 
 def test_only_one_ping_is_sent_while_waiting_for_its_pong():
@@ -438,7 +439,7 @@ def test_websocket_only_session_cannot_poll_or_upgrade():
 def test_probe_is_answered_with_3probe_and_the_session_is_upgrading():
     session = polling()
     session.start_upgrade()
-    assert session.receive_probe_frame("2probe") == ["3probe"]
+    assert session.receive_probe_frame("2probe") == [Transmit(["3probe"])]
     assert session.upgrading
     assert not session.closed
 
@@ -495,7 +496,7 @@ def test_upgrade_with_nothing_buffered_has_no_frames():
 def test_after_upgrade_the_heartbeat_uses_websocket_frames():
     session = polling()
     upgraded(session)
-    assert session.on_timer(25.0) == ["2"]
+    assert session.on_timer(25.0) == [Transmit(["2"])]
     assert session.receive_frame("3", now=26.0) == []
     assert session.on_timer(45.0) == []
     assert not session.closed
@@ -679,7 +680,9 @@ class SessionMachine(RuleBasedStateMachine):
     def time_passes(self, seconds):
         self.now += seconds
         results = self.session.on_timer(self.now)
-        self._record_frames([r for r in results if not isinstance(r, Closed)])
+        for result in results:
+            if isinstance(result, Transmit):
+                self._record_frames(result.frames)
 
     @precondition(lambda self: not self.session.closed)
     @rule()
@@ -695,7 +698,7 @@ class SessionMachine(RuleBasedStateMachine):
     @rule()
     def probe(self):
         self.session.start_upgrade()
-        assert self.session.receive_probe_frame("2probe") == ["3probe"]
+        assert self.session.receive_probe_frame("2probe") == [Transmit(["3probe"])]
 
     @precondition(lambda self: self.session.upgrading)
     @rule()

@@ -4,11 +4,13 @@ import asyncio
 
 import pytest
 
-from signaling.meeting.events import MeetingConfig, MeetingEvents
-from signaling.meeting.state import MeetingInfo, MemoryRoomState
-from signaling.protocol.engineio import Transport
-from signaling.server import ServerConfig, SocketServer
-from signaling.sessions import Handshake
+from signaling.meeting.context import MeetingConfig
+from signaling.meeting.events import MeetingEvents
+from signaling.meeting.state.base import MeetingInfo
+from signaling.meeting.state.memory import MemoryRoomState
+from signaling.engine.protocol.engineio import Transport
+from signaling.engine.server import ServerConfig, SocketServer
+from signaling.engine.session import Handshake
 
 
 async def connected_session(server):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from signaling.protocol.engineio import TRANSPORT_ERROR, EngineConfig, EngineSession, ProtocolError, Transport
-from signaling.protocol.socketio import SocketIOConnection
+from signaling.engine.protocol.engineio import TRANSPORT_ERROR, EngineConfig, EngineSession, ProtocolError, Transmit, Transport
+from signaling.engine.protocol.socketio import SocketIOConnection
 
 CONFIG = EngineConfig(ping_interval=25, ping_timeout=20, max_payload=1000, max_buffer=3000)
 
@@ -11,7 +11,7 @@ CONFIG = EngineConfig(ping_interval=25, ping_timeout=20, max_payload=1000, max_b
 def test_a_pong_nobody_asked_for_does_not_postpone_the_heartbeat():
     session = EngineSession("s", CONFIG, Transport.WEBSOCKET, now=0)
     session.receive_frame("3", now=20)  # unprompted: the ping is still due at 25
-    assert session.on_timer(now=25) == ["2"]
+    assert session.on_timer(now=25) == [Transmit(["2"])]
     session.receive_frame("3", now=30)  # the answer to that ping
     assert session.deadline == 55
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signaling.protocol.engineio import RECORD_SEPARATOR, ProtocolError
-from signaling.protocol.socketio import (
+from signaling.engine.protocol.engineio import RECORD_SEPARATOR, ProtocolError
+from signaling.engine.protocol.socketio import (
     ACK,
     BINARY_ACK,
     BINARY_EVENT,

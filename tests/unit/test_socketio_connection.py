@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signaling.protocol.engineio import ProtocolError
-from signaling.protocol.socketio import (
+from signaling.engine.protocol.engineio import ProtocolError
+from signaling.engine.protocol.socketio import (
     ACK,
     CONNECT,
     DISCONNECT,

@@ -1,13 +1,13 @@
-"""ASGI routing: the Socket.IO endpoint (both transports) beside another HTTP app."""
+"""ASGI routing: the Engine.IO / Socket.IO endpoint (both transports) beside another HTTP app."""
 
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import path, re_path
 
-from signaling.consumers import PollingConsumer, WebSocketConsumer
-from signaling.server import SocketServer
+from signaling.engine.asgi.consumers import PollingConsumer, WebSocketConsumer
+from signaling.engine.engine_server import EngineServer
 
 
-def socketio_application(server: SocketServer, http_app) -> ProtocolTypeRouter:
+def engine_application(server: EngineServer, http_app) -> ProtocolTypeRouter:
     """`http_app` serves every HTTP path but the Socket.IO one."""
     endpoint = server.config.path.strip("/") + "/"
     return ProtocolTypeRouter(

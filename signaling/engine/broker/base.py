@@ -5,17 +5,38 @@ room a process starts or stops hosting, and gets every delivery that may concern
 processes. The single-process broker has nobody else to tell.
 """
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from signaling.server import SocketServer
+from signaling.engine.protocol.engineio import EngineConfig
+from signaling.engine.session import Session, SessionEndpoint
+
+
+class LocalEndpoint(Protocol):
+    """What a broker needs of the server of its own process (implemented by SocketServer)."""
+
+    engine_config: EngineConfig
+
+    def local_session(self, sid: str) -> Session | None: ...
+
+    def hosted_rooms(self) -> Iterable[tuple[str, str]]:
+        """(namespace, room) for every room with a socket of this process in it."""
+
+    async def deliver_local(
+        self, namespace: str, messages: list, *, room: str | None, socket_id: str | None, skip_id: str | None
+    ) -> None:
+        """Encoded messages to this process's sockets: of a room, or one socket."""
+
+    async def run_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> bool: ...
 
 
 class Broker:
-    id_suffix = ""  # appended to the ids of sessions and sockets this process owns
+    # Appended to the ids of the sessions and sockets this process owns (engine/ids.py);
+    # None when there is only one process.
+    process_id: str | None = None
 
-    def bind(self, server: "SocketServer") -> None:
-        self.server = server
+    def bind(self, endpoint: LocalEndpoint) -> None:
+        self.endpoint = endpoint
 
     async def start(self) -> None:
         """Start background work; called once, from the running event loop."""
@@ -38,9 +59,9 @@ class Broker:
         none does."""
         return False
 
-    def remote_session(self, sid: str):
-        """A stand-in for a session another process owns (same methods as a Session), or
-        None when no other process can own it."""
+    def remote_session(self, sid: str) -> SessionEndpoint | None:
+        """A stand-in for a session another process owns, or None when no other process
+        can own it."""
         return None
 
 

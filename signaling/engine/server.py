@@ -9,19 +9,20 @@
         return "ok"                             # sent as the ack when the client asked for one
 
 Rooms deliver to the sockets of this process directly; a `Broker` carries what must reach
-sockets owned by other processes (see signaling/broker.py).
+sockets owned by other processes (see broker/base.py).
 """
 
 import inspect
 import logging
-import secrets
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from signaling.broker import Broker, LocalBroker
-from signaling.protocol import socketio
-from signaling.protocol.engineio import EngineConfig, Transport
-from signaling.sessions import Handshake, Session
+from signaling.engine.broker.base import Broker, LocalBroker
+from signaling.engine.engine_server import EngineServer, ServerConfig
+from signaling.engine.protocol import engineio, socketio
+from signaling.engine.protocol.engineio import ProtocolError
+from signaling.engine.session import Handshake, Session, SessionEndpoint
+
+__all__ = ["ConnectionRefused", "Namespace", "ServerConfig", "Socket", "SocketServer"]
 
 log = logging.getLogger("signaling.server")
 
@@ -29,18 +30,6 @@ Handler = Callable[..., Awaitable[Any]]
 
 CLIENT_NAMESPACE_DISCONNECT = "client namespace disconnect"
 SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    path: str = "/socket.io/"
-    ping_interval: float = 25.0  # seconds
-    ping_timeout: float = 20.0
-    max_payload: int = 1_000_000
-    connect_timeout: float = 45.0
-    # Browser origins allowed to connect; "*" allows any. Same-origin pages and clients
-    # that send no Origin (native apps, servers) are always allowed.
-    allowed_origins: tuple | str = ()
 
 
 class ConnectionRefused(Exception):
@@ -62,7 +51,7 @@ class Socket:
         self.namespace = namespace
         self.session = session
         self.auth = auth
-        self.data: dict = {}  # handlers' own per-socket state
+        self.data: Any = None  # whatever the handlers keep per socket
         self.rooms: set = set()
         self._acks: dict[int, Callable] = {}
         self._next_ack = 0
@@ -200,8 +189,7 @@ class Namespace:
             return True
         return await self.server.broker.publish_socket(self.name, socket_id, messages)
 
-    async def deliver_local(self, messages: list, room: str | None, socket_id: str | None, skip_id: str | None) -> None:
-        """Messages a broker brought from another process, to this process's sockets."""
+    async def _deliver_local(self, messages: list, room: str | None, socket_id: str | None, skip_id: str | None) -> None:
         if socket_id is not None:
             targets = [self.sockets[socket_id]] if socket_id in self.sockets else []
         else:
@@ -273,26 +261,17 @@ def _ack_args(result: Any) -> list:
     return [result]
 
 
-class SocketServer:
+class SocketServer(EngineServer):
+    """Socket.IO on the Engine.IO server; implements the broker's `LocalEndpoint`."""
+
     def __init__(self, config: ServerConfig, broker: Broker | None = None):
-        self.config = config
-        self.engine_config = EngineConfig(
-            ping_interval=config.ping_interval,
-            ping_timeout=config.ping_timeout,
-            max_payload=config.max_payload,
-        )
-        self.connect_timeout = config.connect_timeout
-        self.sessions: dict[str, Session] = {}
+        broker = broker or LocalBroker()
+        super().__init__(config, process_id=broker.process_id)
         self.namespaces: dict[str, Namespace] = {}
-        self.broker = broker or LocalBroker()
+        self.broker = broker
         self.broker.bind(self)
         self._started = False
         self.of(socketio.DEFAULT_NAMESPACE)
-
-    def new_id(self) -> str:
-        """A session or socket id: 20 random URL-safe characters, then whatever the broker
-        needs to find the owning process."""
-        return secrets.token_urlsafe(15) + self.broker.id_suffix
 
     async def start(self) -> None:
         """Called by every connection; starts the broker once an event loop runs."""
@@ -308,18 +287,43 @@ class SocketServer:
 
     # --- sessions, for the transports --------------------------------------------------
 
-    def open_session(self, transport: Transport, handshake: Handshake) -> Session:
-        session = Session(self, transport, handshake)
-        self.sessions[session.sid] = session
-        return session
-
-    def session_for(self, sid: str):
+    def session_for(self, sid: str) -> SessionEndpoint | None:
         """The session with this sid: a local one, a stand-in for one that another
         process owns, or None."""
         session = self.sessions.get(sid)
         if session is not None:
             return session
         return self.broker.remote_session(sid)
+
+    # --- for the broker (LocalEndpoint) ------------------------------------------------
+
+    def local_session(self, sid: str) -> Session | None:
+        return self.sessions.get(sid)
+
+    def hosted_rooms(self):
+        for namespace in self.namespaces.values():
+            for room in namespace.rooms:
+                yield namespace.name, room
+
+    async def deliver_local(self, namespace: str, messages: list, *, room, socket_id, skip_id) -> None:
+        """Messages a broker brought from another process, to this process's sockets."""
+        target = self.namespaces.get(namespace)
+        if target is not None:
+            await target._deliver_local(messages, room, socket_id, skip_id)
+
+    async def run_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> bool:
+        target = self.namespaces.get(namespace)
+        return target is not None and await target.command(socket_id, name, payload)
+
+    async def message_received(self, session: Session, data: str | bytes) -> None:
+        try:
+            packet = session.sio.receive(data)
+        except ProtocolError as exc:
+            log.info("session %s: malformed packet (%s); closing", session.sid, exc)
+            await session.fail(engineio.PARSE_ERROR)
+            return
+        if packet is not None:
+            await self.handle_packet(session, packet)
 
     async def handle_packet(self, session: Session, packet: socketio.Packet) -> None:
         """Whatever a handler does wrong is logged; it never reaches the transport."""
@@ -353,7 +357,7 @@ class SocketServer:
                 await socket.namespace._remove(socket, CLIENT_NAMESPACE_DISCONNECT)
 
     async def session_closed(self, session: Session, reason: str) -> None:
-        self.sessions.pop(session.sid, None)
+        await super().session_closed(session, reason)
         for socket in tuple(session.sockets.values()):
             try:
                 await socket.namespace._remove(socket, reason)

@@ -1,33 +1,35 @@
 """The asyncio side of an Engine.IO session: timers, the waiting poll, the live WebSocket.
 
-A `Session` wraps the sans-I/O `EngineSession` and `SocketIOConnection` and hands every
-complete Socket.IO packet to its server. Consumers call in with what arrived; frames
-leave through the attached WebSocket writer or the next polling GET.
+A `Session` wraps the sans-I/O `EngineSession` (and, for the Socket.IO server above it,
+a `SocketIOConnection`) and hands every Engine.IO message to its owner (the server). Transports call in with what arrived
+through the `SessionEndpoint` methods; frames leave through the attached WebSocket writer
+or the next polling GET.
 """
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
-from signaling.protocol import engineio, socketio
-from signaling.protocol.engineio import (
+from signaling.engine import tasks
+from signaling.engine.protocol import engineio, socketio
+from signaling.engine.protocol.engineio import (
     Closed,
+    EngineConfig,
     EngineSession,
     MessageReceived,
     ProtocolError,
     SessionClosed,
+    Transmit,
     Transport,
     Upgraded,
 )
 
-if TYPE_CHECKING:
-    from signaling.server import SocketServer
-
 log = logging.getLogger("signaling.sessions")
 
 FrameWriter = Callable[[str | bytes], Awaitable[None]]
+FrameCloser = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,20 +50,54 @@ class Handshake:
         return {name: morsel.value for name, morsel in jar.items()}
 
 
+class SessionOwner(Protocol):
+    """What a session needs of the server that owns it."""
+
+    engine_config: EngineConfig
+    connect_timeout: float | None  # for the Socket.IO CONNECT; None: no limit
+
+    def new_id(self) -> str: ...
+
+    async def message_received(self, session: "Session", data: str | bytes) -> None: ...
+
+    async def session_closed(self, session: "Session", reason: str) -> None: ...
+
+
+class SessionEndpoint(Protocol):
+    """What the transports call on a session: a `Session` here, or a stand-in for one
+    that another process owns (broker/remote.py). Refusals are raised as ProtocolError,
+    PayloadTooLarge or SessionClosed."""
+
+    sid: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def poll(self) -> str: ...
+
+    async def receive_post(self, body: bytes) -> None: ...
+
+    async def begin_upgrade(self, write: FrameWriter, close: FrameCloser) -> bool: ...
+
+    async def receive_ws_frame(self, frame: str | bytes, write: FrameWriter, close: FrameCloser) -> None: ...
+
+    def websocket_gone(self, write: FrameWriter) -> None: ...
+
+
 class Session:
-    def __init__(self, server: "SocketServer", transport: Transport, handshake: Handshake):
+    def __init__(self, owner: SessionOwner, transport: Transport, handshake: Handshake):
         loop = asyncio.get_running_loop()
         now = loop.time()
-        self.server = server
-        self.sid = server.new_id()
+        self.owner = owner
+        self.sid = owner.new_id()
         self.handshake = handshake
-        self.engine = EngineSession(self.sid, server.engine_config, transport, now)
-        self.sio = socketio.SocketIOConnection(now, server.connect_timeout, server.engine_config.max_payload)
+        self.engine = EngineSession(self.sid, owner.engine_config, transport, now)
+        self.sio = socketio.SocketIOConnection(now, owner.connect_timeout, owner.engine_config.max_payload)
         self.sockets: dict = {}  # namespace -> Socket
         self.connecting: set = set()  # namespaces whose connect handler is running
         self._loop = loop
         self._ws: FrameWriter | None = None
-        self._ws_close: Callable[[], Awaitable[None]] | None = None
+        self._ws_close: FrameCloser | None = None
         self._backlog: list | None = None  # frames to write once the upgrade's flush is done
         self._poll_ready = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
@@ -70,7 +106,7 @@ class Session:
 
     # --- transports attach ------------------------------------------------------------
 
-    def attach_websocket(self, write: FrameWriter, close: Callable[[], Awaitable[None]]) -> None:
+    def attach_websocket(self, write: FrameWriter, close: FrameCloser) -> None:
         self._ws, self._ws_close = write, close
 
     def carried_by(self, write: FrameWriter) -> bool:
@@ -102,7 +138,7 @@ class Session:
                 engine.send_message(message)
             self._poll_ready.set()
             if engine.closed:  # it gave up on a client that stopped polling
-                self._loop.create_task(self._finish(engine.close_reason))
+                tasks.spawn(self._finish(engine.close_reason), "session close")
 
     # --- polling -----------------------------------------------------------------------
 
@@ -133,7 +169,7 @@ class Session:
 
     # --- WebSocket ---------------------------------------------------------------------
 
-    async def begin_upgrade(self, write: FrameWriter, close) -> bool:
+    async def begin_upgrade(self, write: FrameWriter, close: FrameCloser) -> bool:
         """A WebSocket arrived with this polling session's sid: False refuses it."""
         try:
             self.engine.start_upgrade()
@@ -141,7 +177,7 @@ class Session:
             return False
         return True
 
-    async def receive_ws_frame(self, frame: str | bytes, write: FrameWriter, close) -> None:
+    async def receive_ws_frame(self, frame: str | bytes, write: FrameWriter, close: FrameCloser) -> None:
         """A frame from the WebSocket behind `write`: the session's transport, or one that
         is probing to take over from polling (closed again when the probe fails)."""
         if self.carried_by(write):
@@ -153,22 +189,23 @@ class Session:
             await self._handle_events(events)
             return
         try:
-            results = self.engine.receive_probe_frame(frame)
+            events = self.engine.receive_probe_frame(frame)
         except (ProtocolError, SessionClosed):
             self.engine.cancel_upgrade()
             await close()
             return
-        for result in results:
-            if isinstance(result, Upgraded):
-                # What was queued for polling goes first; whatever is sent meanwhile (a
-                # write may wait, on another process) joins the end of the queue.
-                self._backlog = list(result.frames)
-                self.attach_websocket(write, close)
-                while self._backlog:
-                    await write(self._backlog.pop(0))
-                self._backlog = None
-            else:
-                await write(result)
+        for event in events:
+            match event:
+                case Upgraded(frames):
+                    # What was queued for polling goes first; whatever is sent meanwhile (a
+                    # write may wait, on another process) joins the end of the queue.
+                    self._backlog = list(frames)
+                    self.attach_websocket(write, close)
+                    while self._backlog:
+                        await write(self._backlog.pop(0))
+                    self._backlog = None
+                case Transmit(frames):
+                    await self._write_all(write, frames)
         # A GET that is waiting must end (with a noop) so the client can finish upgrading.
         self._poll_ready.set()
 
@@ -176,7 +213,7 @@ class Session:
         """The WebSocket behind `write` closed: if it carried the session, the session ends."""
         if self.carried_by(write):
             self._ws = self._ws_close = None  # nothing left to write to, or to close
-            self._loop.create_task(self._finish(engineio.CLIENT_CLOSE))
+            tasks.spawn(self._finish(engineio.CLIENT_CLOSE), "session close")
         else:
             self.engine.cancel_upgrade()
 
@@ -184,21 +221,14 @@ class Session:
 
     async def _handle_events(self, events: list) -> None:
         for event in events:
-            if isinstance(event, MessageReceived):
-                try:
-                    packet = self.sio.receive(event.data)
-                except ProtocolError as exc:
-                    log.info("session %s: malformed packet (%s); closing", self.sid, exc)
-                    self.engine.close(engineio.PARSE_ERROR)
-                    await self._finish(engineio.PARSE_ERROR)
-                    return
-                if packet is not None:
-                    await self.server.handle_packet(self, packet)
+            match event:
+                case MessageReceived(data):
+                    await self.owner.message_received(self, data)
                     if self.engine.closed:
                         return
-            elif isinstance(event, Closed):
-                await self._finish(event.reason)
-                return
+                case Closed(reason):
+                    await self._finish(reason)
+                    return
 
     # --- timers ------------------------------------------------------------------------
 
@@ -213,13 +243,14 @@ class Session:
             log.info("session %s: no Socket.IO CONNECT in time; closing", self.sid)
             self.close()
             return
-        results = self.engine.on_timer(now)
+        events = self.engine.on_timer(now)
         if self.engine.closed:
-            self._loop.create_task(self._finish(self.engine.close_reason))
+            tasks.spawn(self._finish(self.engine.close_reason), "session close")
             return
-        if results and self._ws is not None:
-            self._loop.create_task(self._write_all(self._ws, results))
-        elif self.engine.has_poll_data:
+        for event in events:
+            if isinstance(event, Transmit) and self._ws is not None:
+                tasks.spawn(self._write_all(self._ws, event.frames), "heartbeat")
+        if self.engine.has_poll_data:
             self._poll_ready.set()
         self._schedule_timer()
 
@@ -230,10 +261,15 @@ class Session:
 
     # --- close -------------------------------------------------------------------------
 
+    async def fail(self, reason: str) -> None:
+        """End the session at once for a protocol violation (the client is not told)."""
+        self.engine.close(reason)
+        await self._finish(reason)
+
     def close(self, reason: str = engineio.SERVER_CLOSE) -> None:
         """Close from the server side (the client is told), then clean up."""
         self.engine.close(reason)
-        self._loop.create_task(self._finish(reason))
+        tasks.spawn(self._finish(reason), "session close")
 
     async def _finish_if_closed(self) -> None:
         """After a refused request: a request that broke the session's rules (overlapping
@@ -253,4 +289,4 @@ class Session:
         ws_close, self._ws, self._ws_close = self._ws_close, None, None
         if ws_close is not None:
             await ws_close()
-        await self.server.session_closed(self, reason or engineio.SERVER_CLOSE)
+        await self.owner.session_closed(self, reason or engineio.SERVER_CLOSE)

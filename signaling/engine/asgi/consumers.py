@@ -2,20 +2,20 @@
 
 They only move bytes between the ASGI server and a `Session`: checking the request,
 reading bodies and frames, writing responses and frames. Protocol rules live in
-signaling/protocol, event handling in the SocketServer.
+signaling/engine/protocol, messages go to the EngineServer (Socket.IO: SocketServer).
 """
 
 import asyncio
 import logging
 from functools import cached_property
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import orjson
 from autobahn.exception import Disconnected
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
-from signaling.protocol.engineio import (
+from signaling.engine.protocol.engineio import (
     PayloadTooLarge,
     ProtocolError,
     SessionClosed,
@@ -23,8 +23,9 @@ from signaling.protocol.engineio import (
     encode_frame,
     encode_payload,
 )
-from signaling.server import ServerConfig, SocketServer
-from signaling.sessions import Handshake, Session
+from signaling.engine import tasks
+from signaling.engine.engine_server import EngineServer, ServerConfig
+from signaling.engine.session import Handshake, SessionEndpoint
 
 log = logging.getLogger("signaling.consumers")
 
@@ -53,16 +54,6 @@ def read_handshake(scope: dict) -> Handshake:
     return Handshake(query=query, headers=headers, client=client[0] or "")
 
 
-def origin_allowed(config: ServerConfig, headers: dict) -> bool:
-    origin = headers.get("origin")
-    if not origin or config.allowed_origins == "*":
-        return True
-    origin = origin.rstrip("/")
-    if origin in config.allowed_origins:
-        return True
-    return urlsplit(origin).netloc == headers.get("host")  # served by ourselves
-
-
 def check_request(config: ServerConfig, handshake: Handshake, transport: Transport) -> None:
     """The checks both transports share; raises RequestRefused."""
     if handshake.query.get("EIO") != "4":
@@ -72,7 +63,7 @@ def check_request(config: ServerConfig, handshake: Handshake, transport: Transpo
         raise RequestRefused(TRANSPORT_UNKNOWN)
     if requested != transport.value:  # e.g. transport=websocket on a plain GET
         raise RequestRefused(BAD_REQUEST)
-    if not origin_allowed(config, handshake.headers):
+    if not config.origin_allowed(handshake.headers):
         raise RequestRefused(FORBIDDEN, 403)
 
 
@@ -80,7 +71,7 @@ class LeanConsumer(AsyncConsumer):
     """An AsyncConsumer without a channel of its own: cross-process traffic goes through
     the process's broker, so each message needs only one receive and one dispatch."""
 
-    def __init__(self, server: SocketServer):
+    def __init__(self, server: EngineServer):
         self.server = server
 
     async def __call__(self, scope, receive, send):
@@ -105,7 +96,7 @@ class LeanConsumer(AsyncConsumer):
 
 
 class WebSocketConsumer(LeanConsumer):
-    session: Session | None = None
+    session: SessionEndpoint | None = None
 
     async def serve(self, receive):
         # The generic dispatch, minus a lookup by name for every frame of a call.
@@ -165,7 +156,7 @@ class WebSocketConsumer(LeanConsumer):
 class PollingConsumer(LeanConsumer):
     """HTTP long-polling: GET waits for packets, POST delivers them."""
 
-    def __init__(self, server: SocketServer):
+    def __init__(self, server: EngineServer):
         super().__init__(server)
         self.body = bytearray()
         self.poll: asyncio.Task | None = None
@@ -179,7 +170,7 @@ class PollingConsumer(LeanConsumer):
             return
         # A GET may wait a long time: run it beside the receive loop, which must stay free
         # to see the client go away (http.disconnect).
-        self.poll = asyncio.create_task(self.handle(bytes(self.body)))
+        self.poll = tasks.spawn(self.handle(bytes(self.body)), "polling request")
 
     async def http_disconnect(self, message):
         # A waiting GET has nobody to answer any more; a POST's packets are handled to
@@ -229,7 +220,7 @@ class PollingConsumer(LeanConsumer):
         headers = [(b"content-type", content_type)]
         request_headers = self.handshake.headers
         origin = request_headers.get("origin")
-        if origin and origin_allowed(self.server.config, request_headers):
+        if origin and self.server.config.origin_allowed(request_headers):
             headers += [
                 (b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"access-control-allow-credentials", b"true"),

@@ -108,10 +108,18 @@ class EngineConfig:
     allow_upgrades: bool = True
 
 
-# Events a session hands back to its caller.
+# Events a session hands back to its caller: every method that reports what happened
+# returns a list of these, never bare frames.
 @dataclass(slots=True)
 class MessageReceived:
     data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Frames to write to the WebSocket now (a heartbeat ping, the probe's answer)."""
+
+    frames: list
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,9 @@ class Upgraded:
 @dataclass(frozen=True, slots=True)
 class Closed:
     reason: str
+
+
+Event = MessageReceived | Transmit | Upgraded | Closed
 
 
 # Close reasons, as Socket.IO's `disconnect` reasons name them.
@@ -220,7 +231,7 @@ class EngineSession:
 
     # --- incoming ----------------------------------------------------------------------
 
-    def receive_payload(self, body: bytes, now: float) -> list:
+    def receive_payload(self, body: bytes, now: float) -> list[Event]:
         """The body of a polling POST."""
         if self.state is State.CLOSED:
             raise SessionClosed(self.sid)
@@ -244,7 +255,7 @@ class EngineSession:
                 break
         return events
 
-    def receive_frame(self, frame: str | bytes, now: float) -> list:
+    def receive_frame(self, frame: str | bytes, now: float) -> list[Event]:
         """A frame from the session's WebSocket (after the upgrade, or WebSocket-only)."""
         if self.state is State.CLOSED:
             raise SessionClosed(self.sid)
@@ -259,7 +270,7 @@ class EngineSession:
             raise
         return self._receive(packet, now)
 
-    def _receive(self, packet: Packet, now: float) -> list:
+    def _receive(self, packet: Packet, now: float) -> list[Event]:
         kind = packet.type
         if kind == MESSAGE:
             return [MessageReceived(packet.data)]
@@ -284,15 +295,15 @@ class EngineSession:
         if self.state is not State.OPEN or self.transport is not Transport.POLLING or not self.config.allow_upgrades:
             raise ProtocolError("upgrade not possible")
 
-    def receive_probe_frame(self, frame: str | bytes) -> list:
-        """A frame on the WebSocket that is taking over. Returns the events; the frames to
-        write to that WebSocket come back inside an `Upgraded` or as the probe answer."""
+    def receive_probe_frame(self, frame: str | bytes) -> list[Event]:
+        """A frame on the WebSocket that is taking over: the probe's answer to write to
+        it (`Transmit`), or `Upgraded` with the frames that were queued for polling."""
         if self.state is State.CLOSED:
             raise SessionClosed(self.sid)
         packet = decode_frame(frame)
         if packet.type == PING and packet.data == PROBE and self.state is State.OPEN:
             self.state = State.UPGRADING
-            return [encode_frame(Packet(PONG, PROBE))]
+            return [Transmit([encode_frame(Packet(PONG, PROBE))])]
         if packet.type == UPGRADE and self.state is State.UPGRADING:
             self.state = State.OPEN
             self.transport = Transport.WEBSOCKET
@@ -319,9 +330,9 @@ class EngineSession:
             return None
         return self._pong_deadline if self._pong_deadline is not None else self._next_ping_at
 
-    def on_timer(self, now: float) -> list:
-        """Send the heartbeat ping, or close when its pong is late. Returns WebSocket
-        frames to write and/or a `Closed` event."""
+    def on_timer(self, now: float) -> list[Event]:
+        """Send the heartbeat ping (`Transmit` on a WebSocket; queued while polling), or
+        close when its pong is late (`Closed`)."""
         if self.state is State.CLOSED:
             return []
         if self._pong_deadline is not None:
@@ -331,7 +342,8 @@ class EngineSession:
             return []
         if now >= self._next_ping_at:
             self._pong_deadline = now + self.config.ping_timeout
-            return self.send(Packet(PING))
+            frames = self.send(Packet(PING))
+            return [Transmit(frames)] if frames else []
         return []
 
     # --- close -------------------------------------------------------------------------

@@ -9,8 +9,8 @@ that process dies. Joining and leaving are Lua scripts: atomic, one round trip e
 import orjson
 from redis.asyncio import Redis
 
-from signaling.cluster import owner_of
-from signaling.meeting.state import CHAT_HISTORY_LIMIT, MeetingInfo, Participant, RoomState
+from signaling.engine.ids import owner_of
+from signaling.meeting.state.base import CHAT_HISTORY_LIMIT, MeetingInfo, Participant, RoomState
 
 _JOIN = """
 local members, order, seq, process_rooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -128,8 +128,8 @@ class RedisRoomState(RoomState):
         raw = await self.redis.hget(self._keys(room)["members"], socket_id)
         return _load(raw) if raw else None
 
-    async def set_media(self, room, socket_id, media):
-        merged = await self._set_media(keys=[self._keys(room)["members"]], args=[socket_id, orjson.dumps(media)])
+    async def set_media(self, room, socket_id, changes):
+        merged = await self._set_media(keys=[self._keys(room)["members"]], args=[socket_id, orjson.dumps(changes)])
         return _load(merged) if merged else None
 
     async def add_chat(self, room, message):

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from signaling.protocol.engineio import ProtocolError
+from signaling.engine.protocol.engineio import ProtocolError
 
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range(7)
 DEFAULT_NAMESPACE = "/"
@@ -225,11 +225,11 @@ class SocketIOConnection:
     """The Socket.IO side of one Engine.IO session: reassembles binary packets, tracks
     which namespaces are connected, and gives up on a client that never connects one."""
 
-    def __init__(self, now: float, connect_timeout: float, max_attachment_bytes: int = 1_000_000):
+    def __init__(self, now: float, connect_timeout: float | None, max_attachment_bytes: int = 1_000_000):
         self.max_attachment_bytes = max_attachment_bytes  # one packet's binary, all together
         self.namespaces: dict[str, str] = {}  # namespace -> socket id
         self._ever_connected = False
-        self._connect_deadline: float | None = now + connect_timeout
+        self._connect_deadline = now + connect_timeout if connect_timeout is not None else None
         self._pending: _Header | None = None
         self._attachments: list[bytes] = []
         self._attachment_bytes = 0

@@ -1,0 +1,139 @@
+"""Joining and leaving calls: `connect`, `join-call`, `leave-call`, disconnect, and the
+participants of a process that died."""
+
+import time
+
+from accounts.credentials import bearer_token, choose_credential
+from signaling.engine.ids import owner_of
+from signaling.engine.server import ConnectionRefused, Socket
+from signaling.meeting import payloads, validation
+from signaling.meeting.caller import Caller
+from signaling.meeting.context import MeetingContext, caller_of, room_key
+from signaling.meeting.media import Media
+from signaling.meeting.ratelimit import TokenBucket
+from signaling.meeting.state.base import MeetingInfo, Participant
+from signaling.meeting.validation import Rejected
+from signaling.meeting.waiting_room import WaitingRoom
+
+
+class Calls:
+    def __init__(self, ctx: MeetingContext, waiting_room: WaitingRoom):
+        self.ctx = ctx
+        self.waiting_room = waiting_room
+
+    # --- connection --------------------------------------------------------------------
+
+    async def connect(self, socket: Socket, auth: dict) -> None:
+        handshake = socket.handshake
+        credential = choose_credential(
+            presented=auth.get("token") or bearer_token(handshake.headers.get("authorization", "")),
+            cookie=handshake.cookies.get(self.ctx.config.token_cookie),
+        )
+        account = await self.ctx.directory.identify(credential.token) if credential is not None else None
+        if account is None and credential is not None and not credential.from_cookie:
+            raise ConnectionRefused("Invalid token, login again")
+        config = self.ctx.config
+        socket.data = Caller(account, TokenBucket(config.event_rate, config.event_burst, time.monotonic()))
+
+    async def disconnect(self, socket: Socket, reason: str) -> None:
+        await self.leave(socket)
+        await self.waiting_room.stop_waiting(socket)
+
+    # --- joining -----------------------------------------------------------------------
+
+    async def join_call(self, socket: Socket, args: list) -> None:
+        if args and isinstance(args[0], str):
+            # An older web client sends (roomID, username, name).
+            args = [{"roomID": args[0], "username": args[1] if len(args) > 1 else None, "name": args[2] if len(args) > 2 else None}]
+        payload = validation.payload_object(args)
+        room = room_key(payload.get("roomID"))
+        caller = caller_of(socket)
+        if caller.account is not None:
+            username = caller.account.username
+            name = validation.text(payload.get("name"), "name", validation.NAME_MAX, required=False, default=caller.account.name)
+        else:
+            # Only a label: a guest has no rights that a name could claim. (Today's client
+            # polls without credentials from another origin, so a logged-in user's socket
+            # arrives without its cookie and must still be able to join under its name.)
+            username = validation.text(payload.get("username"), "username", validation.USERNAME_MAX, required=False, default="guest")
+            name = validation.text(payload.get("name"), "name", validation.NAME_MAX, required=False, default=username)
+        media = Media.from_join(payload)
+        # Asking for a call ends any wait for one, before anything awaits: an admission
+        # that arrives meanwhile must find the socket no longer waiting.
+        await self.waiting_room.stop_waiting(socket)
+        meeting = await self.ctx.directory.open_meeting(room)
+        if not socket.connected:
+            return  # the client went away while the database answered
+        if meeting is None and not self.ctx.config.allow_unknown_rooms:
+            raise Rejected("No such meeting found")
+
+        if caller.room not in (None, room):
+            await self.leave(socket)
+        member = Participant(socket.id, username, name, caller.account_name, media)
+        if meeting is not None:
+            if not meeting.privileged(member.account):
+                # Joining is never refused for it: what the host turned off starts off.
+                member.media = Media(
+                    media.audioEnabled and meeting.allows("audioAllowed"),
+                    media.audioAvailable,
+                    media.videoEnabled and meeting.allows("videoAllowed"),
+                    media.videoAvailable,
+                )
+            await self.ctx.state.set_meeting(room, meeting)
+            if self.ctx.config.waiting_room and meeting.allows("hostPermissionRequired") and not meeting.privileged(member.account):
+                await self.waiting_room.wait(socket, room, member, meeting)
+                return
+        await self.enter(socket, room, member, meeting)
+
+    async def enter(self, socket: Socket, room: str, member: Participant, meeting: MeetingInfo | None) -> None:
+        # The client can go away at any await; its disconnect handler then runs beside
+        # this one, so each step checks before it commits the socket to the room.
+        ns, state = self.ctx.ns, self.ctx.state
+        roster = await state.join(room, member)
+        if not socket.connected:
+            await state.leave(room, member.id)
+            return
+        caller_of(socket).room = room
+        await ns.enter_room(socket, room)
+        if not socket.connected:
+            await ns.leave_room(socket, room)  # the disconnect handler has left the call
+            return
+        await ns.emit("user-joined", payloads.joined(member, roster), room=room)
+        # The joiner learns the others' names and media state only from user-joined.
+        for other in roster:
+            if other.id != member.id:
+                await socket.emit("user-joined", {**payloads.joined(other, roster), "existing": True})
+        for message in await state.chat_history(room):
+            await socket.emit("chat-message", message)
+        if meeting is not None and meeting.privileged(member.account):
+            for waiter in await state.waiting(room):
+                await socket.emit("admit-request", payloads.waiter(waiter))
+
+    # --- leaving -----------------------------------------------------------------------
+
+    async def leave(self, socket: Socket) -> None:
+        caller = caller_of(socket)
+        room = caller.room
+        if room is None:
+            return
+        caller.room = None
+        await self.ctx.ns.leave_room(socket, room)
+        gone = await self.ctx.state.leave(room, socket.id)
+        if gone is not None:
+            await self.ctx.ns.emit("user-left", socket.id, gone.username, room=room)
+
+    async def leave_call(self, socket: Socket, args: list) -> None:
+        await self.leave(socket)
+        await self.waiting_room.stop_waiting(socket)
+
+    async def process_lost(self, process: str) -> None:
+        """Another process died: its participants leave their calls, as on disconnect."""
+        state = self.ctx.state
+        for room in await state.rooms_of_process(process):
+            for member in await state.roster(room):
+                if owner_of(member.id) == process and await state.leave(room, member.id) is not None:
+                    await self.ctx.ns.emit("user-left", member.id, member.username, room=room)
+            for waiter in await state.waiting(room):
+                if owner_of(waiter.id) == process:
+                    await state.remove_waiting(room, waiter.id)
+        await state.forget_process(process)

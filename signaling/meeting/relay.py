@@ -1,0 +1,70 @@
+"""What participants of a call send each other: `signal` (SDP and ICE, to one peer),
+`toggle-media` and `chat-message` (to the room). Relaying happens only within a call."""
+
+import logging
+
+from signaling.engine.server import Namespace, Socket
+from signaling.meeting import payloads, validation
+from signaling.meeting.context import MeetingContext, caller_of, room_key, room_of
+from signaling.meeting.media import Media
+from signaling.meeting.validation import Rejected
+
+log = logging.getLogger("signaling.meeting")
+
+
+async def announce_media(ns: Namespace, room: str, socket_id: str, media: Media, skip: Socket | None) -> None:
+    await ns.emit("user-media-update", payloads.media_update(socket_id, media), room=room, skip=skip)
+
+
+class Relay:
+    def __init__(self, ctx: MeetingContext):
+        self.ctx = ctx
+
+    async def signal(self, socket: Socket, args: list) -> None:
+        room = room_of(socket)
+        if len(args) < 2:
+            raise Rejected("expected (toId, message)")
+        to_id, message = args[0], validation.signal_message(args[1])
+        if not isinstance(to_id, str):
+            raise Rejected("toId must be a socket id")
+        ns = self.ctx.ns
+        target = ns.sockets.get(to_id)
+        if target is not None:
+            if caller_of(target).room != room:
+                log.warning("dropped signal from %s to %s: not in the same call", socket.id, to_id)
+                raise Rejected("that participant is not in your call")
+            await target.emit("signal", socket.id, message)
+        elif await self.ctx.state.participant(room, to_id) is not None:
+            await ns.emit_to(to_id, "signal", socket.id, message)
+        else:
+            log.warning("dropped signal from %s to %s: not in the same call", socket.id, to_id)
+            raise Rejected("that participant is not in your call")
+
+    async def toggle_media(self, socket: Socket, args: list) -> None:
+        room = room_of(socket)
+        payload = validation.payload_object(args)
+        claimed = payload.get("roomId")
+        if claimed is not None and room_key(claimed) != room:
+            raise Rejected("you are not in that call")
+        media = Media.from_toggle(payload)
+        meeting = await self.ctx.state.meeting(room)
+        if meeting is not None and not meeting.privileged(caller_of(socket).account_name):
+            for kind, control in (("audio", "audioAllowed"), ("video", "videoAllowed")):
+                if media.enabled(kind) and not meeting.allows(control):
+                    raise Rejected(f"the host has turned off {kind} for participants")
+            if validation.flag(payload.get("peerScreenShareEnabled"), "peerScreenShareEnabled") and not meeting.allows("screenShareAllowed"):
+                raise Rejected("the host has turned off screen sharing for participants")
+        await self.ctx.state.set_media(room, socket.id, media.stored())
+        await announce_media(self.ctx.ns, room, socket.id, media, skip=socket)
+
+    async def chat_message(self, socket: Socket, args: list) -> None:
+        room = room_of(socket)
+        payload = validation.payload_object(args)
+        data = validation.text(payload.get("data"), "message", validation.CHAT_MAX)
+        member = await self.ctx.state.participant(room, socket.id)
+        if member is None:
+            raise Rejected("join a call first")
+        # Who sent it is the server's to say, never the client's.
+        message = {"sender": member.name, "data": data, "time": validation.chat_time(payload.get("time")), "socketIdSender": socket.id}
+        await self.ctx.state.add_chat(room, message)
+        await self.ctx.ns.emit("chat-message", message, room=room)

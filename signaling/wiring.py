@@ -1,0 +1,83 @@
+"""Builds the signaling server of a process from Django settings: alone with in-memory
+state, or one of a cluster sharing state through Redis (REDIS_URL)."""
+
+from dataclasses import dataclass
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from redis.asyncio import Redis
+
+from animomeet.origins import origin_allowed
+from signaling.engine.asgi.routing import engine_application
+from signaling.engine.broker.cluster import ClusterBroker
+from signaling.engine.broker.redis_pools import waiting_pool
+from signaling.engine.server import ServerConfig, SocketServer
+from signaling.meeting.context import MeetingConfig
+from signaling.meeting.directory import Directory
+from signaling.meeting.events import MeetingEvents
+from signaling.meeting.state.memory import MemoryRoomState
+from signaling.meeting.state.redis import RedisRoomState
+
+
+@dataclass(frozen=True)
+class Signaling:
+    server: SocketServer
+    meetings: MeetingEvents
+    redis: Redis | None
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def _frontend_origin(headers) -> bool:
+    # A socket from a native client or a server names no page, and may connect.
+    return origin_allowed(headers, settings.SIGNALING["ALLOWED_ORIGINS"], unknown_allowed=True)
+
+
+def build_signaling() -> Signaling:
+    conf = settings.SIGNALING
+    config = ServerConfig(
+        path=conf["PATH"],
+        ping_interval=conf["PING_INTERVAL_MS"] / 1000,
+        ping_timeout=conf["PING_TIMEOUT_MS"] / 1000,
+        max_payload=conf["MAX_PAYLOAD_BYTES"],
+        connect_timeout=conf["CONNECT_TIMEOUT_MS"] / 1000,
+        origin_allowed=_frontend_origin,
+    )
+    redis = None
+    if settings.REDIS_URL:
+        redis = Redis(connection_pool=waiting_pool(settings.REDIS_URL))
+        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+        # A dead process's participants must be gone before their peers' clients give up.
+        broker = ClusterBroker(get_channel_layer(), redis, prefix=prefix, presence_bound=config.ping_interval + config.ping_timeout)
+        state = RedisRoomState(redis, prefix)
+    else:
+        broker, state = None, MemoryRoomState()
+    server = SocketServer(config, broker)
+    meetings = MeetingEvents(
+        server.of("/"),
+        state,
+        Directory(),
+        MeetingConfig(
+            allow_unknown_rooms=conf["ALLOW_UNKNOWN_ROOMS"],
+            waiting_room=conf["WAITING_ROOM"],
+            waiting_timeout=conf["WAITING_TIMEOUT_S"],
+            event_rate=conf["EVENT_RATE"],
+            event_burst=conf["EVENT_BURST"],
+            token_cookie=settings.AUTH_COOKIE_NAME,
+        ),
+    )
+    if broker is not None:
+        broker.on_process_lost.append(meetings.process_lost)
+    return Signaling(server, meetings, redis)
+
+
+def asgi_application(http_app):
+    """The Socket.IO endpoint beside `http_app`; this process's signaling, from now on,
+    is the one that tells live calls about meeting changes (signaling/receivers.py)."""
+    from django.apps import apps
+
+    signaling = build_signaling()
+    apps.get_app_config("signaling").serving = signaling
+    return engine_application(signaling.server, http_app)
