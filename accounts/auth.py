@@ -64,6 +64,13 @@ def token_from_request(request) -> str | None:
     return credential.token if credential else None
 
 
+def user_from_request(request):
+    """The User behind the request's token; None without one, or with one that is no
+    longer valid."""
+    credential = credential_from_request(request)
+    return services.user_for_token(credential.token) if credential else None
+
+
 def origin_allowed(request) -> bool:
     """Whether the request comes from a page of the frontend, by its Origin header or,
     when a browser left that out, by its Referer."""
