@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -36,6 +37,10 @@ USERNAME, MESSAGE_INTEGRITY, ERROR_CODE, REALM_ATTR, NONCE = 0x0006, 0x0008, 0x0
 XOR_PEER_ADDRESS, DATA, XOR_RELAYED_ADDRESS, REQUESTED_TRANSPORT = 0x0012, 0x0013, 0x0016, 0x0019
 UDP_PROTOCOL = 17
 
+# What coturn's moderate verbosity (-v) logs of each allocation.
+RELAY_ADDRESS_LOGGED = re.compile(r"Local relay addr: (\d+\.\d+\.\d+\.\d+):(\d+)")
+ALLOCATION_LOGGED = re.compile(r"session \d+: new, realm=<[^>]*>, username=<([^>]*)>")
+
 
 class TurnServer:
     """One coturn process on 127.0.0.1:<free port>, relaying on 127.0.0.1."""
@@ -56,7 +61,7 @@ class TurnServer:
         command = [
             TURNSERVER,
             "-c", "/dev/null",  # never /etc/turnserver.conf
-            "-n", "--no-cli", "--no-tls", "--no-dtls",
+            "-n", "-v", "--no-cli", "--no-tls", "--no-dtls",
             "-L", "127.0.0.1", "-E", "127.0.0.1", "-p", str(self.port),
             "--realm", REALM, "--use-auth-secret",
             *[f"--static-auth-secret={secret}" for secret in self.secrets_accepted],
@@ -91,6 +96,14 @@ class TurnServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def allocations(self) -> dict:
+        """From the log: the relayed addresses coturn allocated, and for which usernames."""
+        log = self.log()
+        return {
+            "relay_addresses": sorted({(host, int(port)) for host, port in RELAY_ADDRESS_LOGGED.findall(log)}),
+            "usernames": sorted(set(ALLOCATION_LOGGED.findall(log))),
+        }
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
