@@ -45,9 +45,8 @@ ALLOCATION_LOGGED = re.compile(r"session \d+: new, realm=<[^>]*>, username=<([^>
 class TurnServer:
     """One coturn process on 127.0.0.1:<free port>, relaying on 127.0.0.1."""
 
-    def __init__(self, secrets_accepted: list[str], allow_loopback_peers: bool = True):
+    def __init__(self, secrets_accepted: list[str]):
         self.secrets_accepted = secrets_accepted
-        self.allow_loopback_peers = allow_loopback_peers
         self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="animo-turn-"))
         self.log_path = self.directory / "turnserver.log"
@@ -58,19 +57,20 @@ class TurnServer:
         return f"turn:127.0.0.1:{self.port}?transport=udp"
 
     def command(self) -> list[str]:
-        command = [
+        return [
             TURNSERVER,
-            "-c", "/dev/null",  # never /etc/turnserver.conf
-            "-n", "-v", "--no-cli", "--no-tls", "--no-dtls",
+            "-n",  # no configuration file: never /etc/turnserver.conf
+            "--no-cli", "--no-tls", "--no-dtls",
+            "-v",  # logs each allocation: its relayed address and username (allocations())
             "-L", "127.0.0.1", "-E", "127.0.0.1", "-p", str(self.port),
             "--realm", REALM, "--use-auth-secret",
             *[f"--static-auth-secret={secret}" for secret in self.secrets_accepted],
             "--userdb", str(self.directory / "turndb"),  # not /var/lib/turn/turndb
             "--log-file", str(self.log_path), "--simple-log", "--no-stdout-log",
             "--pidfile", str(self.directory / "turnserver.pid"),
+            # The tests' peers live on 127.0.0.1, which coturn refuses to relay to by default.
+            "--allow-loopback-peers",
         ]
-        # The test's peers live on 127.0.0.1, which coturn refuses to relay to by default.
-        return command + (["--allow-loopback-peers"] if self.allow_loopback_peers else [])
 
     def start(self, timeout: float = 10.0) -> "TurnServer":
         self.process = subprocess.Popen(
