@@ -47,6 +47,13 @@ def from_frontend(request) -> bool:
     return origin_allowed(request.headers, settings.FRONTEND_ORIGINS, unknown_allowed=False)
 
 
+def user_from_request(request):
+    """The User behind the request's token; None without one, or with one that is no
+    longer valid."""
+    credential = credential_from_request(request)
+    return services.user_for_token(credential.token) if credential else None
+
+
 def auth_required(view=None, *, changes_state: bool = False):
     """Lets the view run only for a valid token; sets `request.user_doc` (the User) and
     `request.auth_token`. A state-changing request authenticated by the cookie alone must

@@ -1,6 +1,7 @@
 """Reading typed values from the environment, failing with a one-line reason."""
 
 import os
+import re
 
 
 def config_error(reason: str) -> SystemExit:
@@ -35,3 +36,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not raw:
         return list(default)
     return [item.strip().rstrip("/") for item in raw.split(",") if item.strip()]
+
+
+# RFC 7064 / 7065: `stun:host[:port]`, `turn:host[:port]?transport=udp|tcp`; the `s`
+# schemes are the same over TLS.
+_ICE_URL = re.compile(r"(?P<scheme>stuns?|turns?):(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(?P<query>\?transport=(udp|tcp))?")
+
+
+def env_ice_urls(name: str, default: list[str], schemes: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of ICE server URLs of these schemes; `?transport=` only on
+    TURN URLs, as WebRTC accepts it nowhere else."""
+    urls = env_list(name, default)
+    for url in urls:
+        match = _ICE_URL.fullmatch(url)
+        if match is None or match["scheme"] not in schemes or (match["query"] and not match["scheme"].startswith("turn")):
+            raise config_error(f"{name} holds {url!r}, which is no {' or '.join(s + ':' for s in schemes)} URL")
+    return urls

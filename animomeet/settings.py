@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from dotenv import load_dotenv
 
-from animomeet.config import config_error, env_bool, env_int, env_list
+from animomeet.config import config_error, env_bool, env_ice_urls, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -153,6 +153,19 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- Meetings -------------------------------------------------------------------------
 MEETING_TTL_SECONDS = 7 * 24 * 3600
+
+# --- ICE servers (GET /api/v1/ice-servers) ---------------------------------------------
+STUN_URLS = env_ice_urls("STUN_URLS", ["stun:stun.l.google.com:19302"], ("stun", "stuns"))
+TURN_URLS = env_ice_urls("TURN_URLS", [], ("turn", "turns"))
+# Shared with the TURN server (coturn's static-auth-secret); it signs, it is never sent.
+TURN_SECRET = os.environ.get("TURN_SECRET", "")
+TURN_TTL_S = env_int("TURN_TTL_S", 24 * 3600)
+if bool(TURN_URLS) != bool(TURN_SECRET):
+    raise config_error("TURN_URLS and TURN_SECRET go together: set both, or neither")
+if TURN_TTL_S <= 0:
+    raise config_error("TURN_TTL_S must be a positive number of seconds")
+ICE_SERVERS_MAX_REQUESTS = env_int("ICE_SERVERS_MAX_REQUESTS", 60)
+ICE_SERVERS_WINDOW_SECONDS = env_int("ICE_SERVERS_WINDOW_SECONDS", 60)
 
 # --- Signaling (Engine.IO / Socket.IO) ------------------------------------------------
 SIGNALING = {

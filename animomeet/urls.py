@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 
 from animomeet.admin_site import site as admin_site
 from animomeet.http import api_not_found
+from meetings.views import ice_servers
 
 
 def home(request):
@@ -14,6 +15,7 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("api/v1/users/", include("accounts.urls")),
     path("api/v1/meeting/", include("meetings.urls")),
+    path("api/v1/ice-servers", ice_servers),
     # Anything else under /api/ answers JSON too, whatever DEBUG says.
     re_path(r"^api/", api_not_found),
 ]

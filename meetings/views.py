@@ -1,10 +1,16 @@
-"""REST views of /api/v1/meeting: check the input, call meetings.services, shape the answer."""
+"""REST views of /api/v1/meeting and /api/v1/ice-servers: check the input, call the
+meetings services, shape the answer."""
 
+import time
 
-from accounts.auth import auth_required
+from django.conf import settings
+
+from accounts.auth import auth_required, user_from_request
 from accounts.services import USERNAME_MAX_LENGTH
-from animomeet.http import ApiError, ApiResponse, api_view, json_object, message_response, string_field
+from animomeet import ratelimit
+from animomeet.http import ApiError, ApiResponse, api_view, client_address, json_object, message_response, string_field
 from meetings import services
+from meetings.ice_servers import ice_servers_for
 
 CODE_HINT = "must be 3 to 64 characters of letters, digits and '-'"
 # A meeting's co-host list changes a few names at a time; this bounds one request's work.
@@ -118,3 +124,38 @@ def change_meeting(request, code):
     except services.InvalidCoHosts as refusal:
         raise ApiError(400, str(refusal)) from None
     return ApiResponse({"message": "Meeting updated", "meeting": services.meeting_json(meeting)})
+
+
+def _limit_ice_server_requests(request) -> None:
+    """Per client address, every request counted: a guest's request tries a meeting code,
+    and each answer is a TURN credential."""
+    key = f"ice-servers:address:{ratelimit.client_network(client_address(request))}"
+    retry_after = ratelimit.seconds_blocked([key], settings.ICE_SERVERS_MAX_REQUESTS)
+    if retry_after:
+        raise ApiError(429, "Too many requests for ICE servers. Try again later", {"Retry-After": str(retry_after)})
+    ratelimit.count([key], settings.ICE_SERVERS_WINDOW_SECONDS)
+
+
+def _ice_servers_response(account: str | None) -> ApiResponse:
+    # A credential: no cache along the way may keep it or hand it to someone else.
+    return ApiResponse(ice_servers_for(account, now=time.time()), headers={"Cache-Control": "no-store"})
+
+
+@auth_required
+def _ice_servers_for_account(request):
+    return _ice_servers_response(request.user_doc.username)
+
+
+@api_view("GET")
+def ice_servers(request):
+    """For a logged-in user, or for anyone naming an existing meeting (a guest about to
+    join it); a logged-in user naming a meeting is still named by the account."""
+    _limit_ice_server_requests(request)
+    if "meetingCode" not in request.GET:
+        return _ice_servers_for_account(request)
+    raw_code = string_field(request.GET, "meetingCode", max_length=LOOKUP_MAX_LENGTH)
+    code = services.normalize_meeting_code(raw_code)
+    if code is None or services.find_meeting(code) is None:
+        raise ApiError(404, "No such meeting found")
+    user = user_from_request(request)
+    return _ice_servers_response(user.username if user is not None else None)

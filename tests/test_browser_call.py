@@ -7,13 +7,18 @@ HttpOnly cookie, socket.io-client polling then upgrading, the roster, the WebRTC
 relayed by `signal` (video frames advancing and a data channel message both ways, on
 127.0.0.1 only), chat with the sender set by the server, and user-left on leave-call.
 
-Needs root (network namespaces), /usr/bin/chromium, iproute2, the playwright package and
-`npm ci`. Without CI set, a missing piece skips the test; with CI set it fails.
+Twice: directly (host candidates), and through coturn with the ICE servers of
+GET /api/v1/ice-servers and `iceTransportPolicy: "relay"`, where the selected candidate
+pair must be coturn's relayed addresses on both sides.
+
+Needs root (network namespaces), /usr/bin/chromium, iproute2, the playwright package,
+`npm ci`, and for the relay run coturn. Without CI set, a missing piece skips the test; with CI set it fails.
 """
 
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -34,8 +39,10 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _missing() -> list[str]:
+def _missing(mode: str) -> list[str]:
     missing = []
+    if mode == "relay" and shutil.which("turnserver") is None:
+        missing.append("turnserver (apt-get install coturn)")
     if os.geteuid() != 0:
         missing.append("root (for `ip netns`)")
     if not os.access(run_call.CHROMIUM, os.X_OK):
@@ -50,14 +57,15 @@ def _missing() -> list[str]:
 
 
 def _failure_report(result: dict) -> str:
-    keys = ("error", "steps", "screenshots", "console", "traceback", "daphne_log_tail", "page_state", "stdout")
+    keys = ("error", "steps", "screenshots", "console", "traceback", "daphne_log_tail", "turn_log_tail", "page_state", "stdout")
     return json.dumps({k: result[k] for k in keys if k in result}, indent=1)[-12000:]
 
 
-@pytest.fixture(scope="module")
-def run():
-    """Run the call once for the whole module: (exit code, its JSON, its stderr)."""
-    missing = _missing()
+@pytest.fixture(scope="module", params=["direct", "relay"])
+def run(request):
+    """Run the call once per mode for the whole module: (exit code, its JSON, its stderr)."""
+    mode = request.param
+    missing = _missing(mode)
     if missing:
         if _in_ci():
             pytest.fail("CI is set but the browser test cannot run; missing: " + "; ".join(missing), pytrace=False)
@@ -65,7 +73,7 @@ def run():
     ns = f"animo-{secrets.token_hex(4)}"
     try:
         proc = subprocess.run(
-            [sys.executable, str(Path(run_call.__file__)), "--netns", ns],
+            [sys.executable, str(Path(run_call.__file__)), "--netns", ns, *(["--relay"] if mode == "relay" else [])],
             check=False,
             cwd=ROOT,
             capture_output=True,
@@ -216,3 +224,34 @@ def test_leave_call_tells_the_others(call):
     host, guest = call["pages"]["host"], call["pages"]["guest"]
     assert host["userLeft"] == [[guest["socketId"], call["guest"]["username"]]]
     assert guest["userLeft"] == []
+
+
+def test_the_selected_candidate_pair_is_direct_or_a_relay_through_coturn(call):
+    expected = "relay" if call["relay"] else "host"
+    for role, peers in call["rtc_stats"].items():
+        (stats,) = peers.values()
+        assert (stats["local"]["candidateType"], stats["remote"]["candidateType"]) == (expected, expected), (role, stats)
+        assert all(f" typ {expected} " in candidate for candidate in call["pages"][role]["candidatesSent"]), role
+    if call["relay"]:
+        # Both ends of the pair are addresses that coturn allocated: the media went through it.
+        relayed = {tuple(address) for address in call["turn_allocations"]["relay_addresses"]}
+        for role, peers in call["rtc_stats"].items():
+            (stats,) = peers.values()
+            for end in ("local", "remote"):
+                assert (stats[end]["address"], stats[end]["port"]) in relayed, (role, end, stats, relayed)
+
+
+def test_relay_credentials_came_from_the_api_for_the_user_and_the_guest(call):
+    if not call["relay"]:
+        pytest.skip("the direct call asks for no ICE servers")
+    turn_usernames = {}
+    for role, answer in call["ice_servers"].items():
+        assert answer["status"] == 200, role
+        stun, turn = answer["body"]["iceServers"]
+        assert stun == {"urls": [call["servers"]["turn"].replace("turn:", "stun:").split("?")[0]]}
+        assert turn["urls"] == [call["servers"]["turn"]]
+        turn_usernames[role] = turn["username"]
+    assert re.fullmatch(rf"\d+:{call['host']['username']}", turn_usernames["host"])  # by the login cookie
+    assert re.fullmatch(r"\d+:guest-[0-9a-f]{16}", turn_usernames["guest"])  # by the meeting code
+    # coturn checked and allocated for both.
+    assert set(turn_usernames.values()) <= set(call["turn_allocations"]["usernames"])

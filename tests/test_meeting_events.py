@@ -421,3 +421,12 @@ def test_the_per_socket_rate_limit_refuses_a_burst_but_keeps_the_connection(nc, 
     time.sleep(0.5)
     chat(a, "after the pause")
     assert b.wait_event("chat-message", where=lambda args: args[0]["data"] == "after the pause")
+
+
+def test_only_the_joiners_own_user_joined_carries_its_ice_servers(trio):
+    room, a, b, c = trio
+    mark = a.mark()
+    own = join(c, room, "cid", "Cid")
+    assert own["iceServers"] == [{"urls": ["stun:stun.l.google.com:19302"]}] and own["iceServersTtl"] > 0
+    seen_by_a = a.wait_event("user-joined", where=lambda args: args[0]["id"] == c.id, after=mark)[0]
+    assert "iceServers" not in seen_by_a

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.servers import ROOT
 
 GOOD_KEY = "k" * 40
@@ -76,3 +78,33 @@ def test_redis_url_switches_the_channel_layer_and_the_cache_to_redis():
     assert "WaitingRedisChannelLayer" in got["CHANNEL_LAYERS"] and "RedisCache" in got["CACHES"]
     local = values({}, "CHANNEL_LAYERS", "CACHES")
     assert "InMemoryChannelLayer" in local["CHANNEL_LAYERS"] and "LocMemCache" in local["CACHES"]
+
+
+def test_ice_server_settings_are_read_from_the_environment():
+    env = {"STUN_URLS": "stun:turn.example.com:3478, stuns:[2001:db8::1]:5349",
+           "TURN_URLS": "turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp",
+           "TURN_SECRET": "s3cret", "TURN_TTL_S": "3600"}
+    assert values(env, "STUN_URLS", "TURN_URLS", "TURN_TTL_S") == {
+        "STUN_URLS": "['stun:turn.example.com:3478', 'stuns:[2001:db8::1]:5349']",
+        "TURN_URLS": "['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp']",
+        "TURN_TTL_S": "3600",
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"TURN_URLS": "turn:turn.example.com:3478"}, "TURN_URLS and TURN_SECRET go together: set both, or neither"),
+        ({"TURN_SECRET": "s3cret"}, "TURN_URLS and TURN_SECRET go together: set both, or neither"),
+        ({"TURN_URLS": "stun:turn.example.com", "TURN_SECRET": "s"}, "TURN_URLS holds 'stun:turn.example.com', which is no turn: or turns: URL"),
+        ({"TURN_URLS": "turn:turn.example.com?transport=sctp", "TURN_SECRET": "s"},
+         "TURN_URLS holds 'turn:turn.example.com?transport=sctp', which is no turn: or turns: URL"),
+        ({"STUN_URLS": "stun:turn.example.com?transport=udp"},
+         "STUN_URLS holds 'stun:turn.example.com?transport=udp', which is no stun: or stuns: URL"),
+        ({"TURN_URLS": "turn:t.example.com", "TURN_SECRET": "s", "TURN_TTL_S": "0"}, "TURN_TTL_S must be a positive number of seconds"),
+    ],
+)
+def test_ice_server_misconfiguration_is_refused_at_start_up(env, reason):
+    result = settings_in(env, "TURN_URLS")
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"animomeet: configuration error: {reason}"

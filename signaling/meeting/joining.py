@@ -4,6 +4,7 @@ participants of a process that died."""
 import time
 
 from accounts.credentials import bearer_token, choose_credential
+from meetings.ice_servers import ice_servers_for
 from signaling.engine.ids import owner_of
 from signaling.engine.server import ConnectionRefused, Socket
 from signaling.meeting import payloads, validation
@@ -98,7 +99,11 @@ class Calls:
         if not socket.connected:
             await ns.leave_room(socket, room)  # the disconnect handler has left the call
             return
-        await ns.emit("user-joined", payloads.joined(member, roster), room=room)
+        joined = payloads.joined(member, roster)
+        await ns.emit("user-joined", joined, room=room, skip=socket)
+        # The joiner alone also learns its ICE servers (a field today's client ignores).
+        ice = ice_servers_for(member.account, now=time.time())
+        await socket.emit("user-joined", {**joined, "iceServers": ice["iceServers"], "iceServersTtl": ice["ttl"]})
         # The joiner learns the others' names and media state only from user-joined.
         for other in roster:
             if other.id != member.id:

@@ -42,6 +42,9 @@
 
   let socket = null;
   let localStream = null;
+  // No STUN/TURN unless the runner sets them: host candidates only, on loopback
+  // (--allow-loopback-in-peer-connection).
+  let rtcConfig = { iceServers: [] };
   const pcs = {}; // peer socket id -> RTCPeerConnection
   const channels = {}; // peer socket id -> RTCDataChannel
   const pendingIce = {}; // candidates that arrived before the remote description
@@ -126,8 +129,7 @@
 
   function peer(peerId) {
     if (pcs[peerId]) return pcs[peerId];
-    // No STUN/TURN: host candidates only, on loopback (--allow-loopback-in-peer-connection).
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection(rtcConfig);
     pcs[peerId] = pc;
     pendingIce[peerId] = [];
     const info = (state.peers[peerId] = { connectionState: "new", iceConnectionState: "new", tracks: [] });
@@ -227,6 +229,11 @@
     socket.on("call-error", payload => { state.callErrors.push(payload); note("call-error", payload); });
   }
 
+  function useRtcConfig(config) {
+    // {iceServers, iceTransportPolicy} for the peer connections made from now on.
+    rtcConfig = config;
+  }
+
   function join(roomID, username, name) {
     socket.emit("join-call", {
       roomID, username, name,
@@ -284,5 +291,5 @@
     return JSON.parse(JSON.stringify(state));
   }
 
-  window.animo = { state, rest, startMedia, connect, join, chat, leave, rtcStats, snapshot };
+  window.animo = { state, rest, startMedia, connect, useRtcConfig, join, chat, leave, rtcStats, snapshot };
 })();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A real-browser meeting: two headless Chromium pages, our server, WebRTC between them.
 
-    python tests/browser/run_call.py [--screenshot-dir DIR]      (as root)
+    python tests/browser/run_call.py [--relay] [--screenshot-dir DIR]      (as root)
 
 The outer run creates a network namespace with only loopback up and runs itself inside it
 (`ip netns exec <ns> python run_call.py --inside`): daphne, a static file server for the
@@ -24,6 +24,11 @@ cross-origin with credentials, as the web client does. Playwright (with Debian's
          remote video frames must advance on both sides and a data channel message must
          arrive both ways; a chat message each way with the sender set by the server;
          the guest emits leave-call and the host gets user-left.
+
+With --relay, Debian's coturn runs in the namespace too (`use-auth-secret`), daphne hands
+out credentials for it, each page fetches GET /api/v1/ice-servers (the host by its login
+cookie, the guest with the meeting code) and makes its peer connection with those ICE
+servers and `iceTransportPolicy: "relay"`: the media can only flow through coturn.
 
 Prints one JSON object on stdout (the facts observed; tests/test_browser_call.py asserts
 on them) and exits non-zero if any step failed. On failure, screenshots of both pages go
@@ -128,6 +133,8 @@ def run_outside(args) -> int:
         problems.append("must run as root (network namespaces)")
     if shutil.which("ip") is None:
         problems.append("`ip` not found (apt-get install iproute2)")
+    if args.relay and shutil.which("turnserver") is None:
+        problems.append("`turnserver` not found (apt-get install coturn)")
     if problems:
         result["error"] = "; ".join(problems)
         print(json.dumps(result))
@@ -144,6 +151,8 @@ def run_outside(args) -> int:
         command = ["ip", "netns", "exec", ns, sys.executable, str(Path(__file__).resolve()), "--inside", "--netns", ns]
         if args.screenshot_dir:
             command += ["--screenshot-dir", args.screenshot_dir]
+        if args.relay:
+            command.append("--relay")
         log("namespace", ns, "up; running the call inside it")
         # Chromium's profile, Playwright's artifacts and daphne's log go to a directory of
         # this run, removed at the end even when the run had to be killed.
@@ -267,11 +276,12 @@ class Scenario:
         for name in SCRUBBED_ENV:
             os.environ.pop(name, None)
         sys.path.insert(0, str(ROOT))
-        static = daphne = None
+        static = daphne = turn = None
         try:
             from playwright.sync_api import sync_playwright
 
             from tests.servers import DaphneServer
+            from tests.turn import TurnServer
 
             self.result["isolation"] = isolation_facts()
             if not SOCKET_IO_BUNDLE.is_file():
@@ -292,8 +302,14 @@ class Scenario:
                 "DEVELOPMENT_DB_URL": "",
                 "PRODUCTION_DB_URL": "",
             }
+            self.result["relay"] = self.args.relay
+            if self.args.relay:
+                self.step("start coturn")
+                secret = secrets.token_urlsafe(24)
+                turn = TurnServer([secret]).start()
+                env |= {"STUN_URLS": f"stun:127.0.0.1:{turn.port}", "TURN_URLS": turn.url, "TURN_SECRET": secret}
             daphne = DaphneServer("animomeet.asgi:application", env=env).start()
-            self.result["servers"] = {"api": daphne.url, "page": static_origin}
+            self.result["servers"] = {"api": daphne.url, "page": static_origin, "turn": turn.url if turn else None}
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=self.ms_left(30), env=dict(os.environ)
@@ -301,6 +317,8 @@ class Scenario:
                 try:
                     self.result["browser_version"] = browser.version
                     self.call(browser, daphne.url, static_origin)
+                    if turn is not None:
+                        self.result["turn_allocations"] = turn.allocations()
                     self.result["ok"] = True
                 except BaseException:
                     self.screenshots(failed=True)
@@ -312,10 +330,14 @@ class Scenario:
             self.result["traceback"] = traceback.format_exc()[-4000:]
             if daphne is not None:
                 self.result["daphne_log_tail"] = daphne.log()[-4000:]
+            if turn is not None:
+                self.result["turn_log_tail"] = turn.log()[-4000:]
         finally:
             self.result["console"] = {role: lines[-40:] for role, lines in self.console.items()}
             if daphne is not None:
                 daphne.stop()
+            if turn is not None:
+                turn.stop()
             if static is not None:
                 static.shutdown()
                 static.server_close()
@@ -385,6 +407,16 @@ class Scenario:
         if login["status"] != 200:
             raise AssertionError(f"login answered {login['status']}: {login}")
 
+        if self.args.relay:
+            self.step("both: ICE servers from the API, relay only")
+            queries = {"host": "", "guest": f"?meetingCode={code}"}
+            for role, page in self.pages.items():
+                answer = page.evaluate(rest, ["GET", f"/ice-servers{queries[role]}", None])
+                r.setdefault("ice_servers", {})[role] = answer
+                if answer["status"] != 200:
+                    raise AssertionError(f"{role}: ice-servers answered {answer['status']}: {answer}")
+                page.evaluate("(c) => window.animo.useRtcConfig(c)", {"iceServers": answer["body"]["iceServers"], "iceTransportPolicy": "relay"})
+
         self.step("both: camera, socket.io connect (polling, then upgrade)")
         for role, page in self.pages.items():
             r.setdefault("local_tracks", {})[role] = page.evaluate("() => window.animo.startMedia()")
@@ -441,6 +473,7 @@ def main() -> int:
     parser.add_argument("--inside", action="store_true", help="run the scenario here (already inside the namespace)")
     parser.add_argument("--netns", help="name of the namespace to create (default: animo-<random>)")
     parser.add_argument("--screenshot-dir", help="also save screenshots of both pages on success, here")
+    parser.add_argument("--relay", action="store_true", help="make the call through coturn only (iceTransportPolicy relay)")
     args = parser.parse_args()
     return run_inside(args) if args.inside else run_outside(args)
 
