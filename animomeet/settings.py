@@ -181,6 +181,11 @@ SIGNALING = {
     # Per socket: events a second on average, and the burst allowed above that.
     "EVENT_RATE": env_int("SIGNALING_EVENT_RATE", 500),
     "EVENT_BURST": env_int("SIGNALING_EVENT_BURST", 1000),
+    # Connection state recovery: how long a socket whose transport was lost waits for its
+    # client (0 turns recovery off), and what it keeps for the replay.
+    "RECOVERY_WINDOW_S": env_int("SIGNALING_RECOVERY_WINDOW_S", 30),
+    "RECOVERY_MAX_PACKETS": env_int("SIGNALING_RECOVERY_MAX_PACKETS", 1000),
+    "RECOVERY_MAX_BYTES": env_int("SIGNALING_RECOVERY_MAX_BYTES", 1_000_000),
 }
 
 # --- Logging --------------------------------------------------------------------------

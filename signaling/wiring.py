@@ -11,6 +11,7 @@ from animomeet.origins import origin_allowed
 from signaling.engine.asgi.routing import engine_application
 from signaling.engine.broker.cluster import ClusterBroker
 from signaling.engine.broker.redis_pools import waiting_pool
+from signaling.engine.recovery import RecoveryConfig
 from signaling.engine.server import ServerConfig, SocketServer
 from signaling.meeting.context import MeetingConfig
 from signaling.meeting.directory import Directory
@@ -35,6 +36,15 @@ def _frontend_origin(headers) -> bool:
     return origin_allowed(headers, settings.SIGNALING["ALLOWED_ORIGINS"], unknown_allowed=True)
 
 
+def _understands_recovery(headers) -> bool:
+    """socket.io-client (browsers, Node) implements connection state recovery; Python's
+    python-socketio does not, and would take each event's offset for one more argument of
+    the event. It names itself by its HTTP library (aiohttp: "Python/3.x aiohttp/..."),
+    and so does the synchronous one (requests, websocket-client)."""
+    agent = headers.get("user-agent", "")
+    return not agent.startswith(("Python/", "python-requests/", "Python-urllib/")) and "websocket-client" not in agent
+
+
 def build_signaling() -> Signaling:
     conf = settings.SIGNALING
     config = ServerConfig(
@@ -44,6 +54,12 @@ def build_signaling() -> Signaling:
         max_payload=conf["MAX_PAYLOAD_BYTES"],
         connect_timeout=conf["CONNECT_TIMEOUT_MS"] / 1000,
         origin_allowed=_frontend_origin,
+        recovery=RecoveryConfig(
+            window=conf["RECOVERY_WINDOW_S"],
+            max_packets=conf["RECOVERY_MAX_PACKETS"],
+            max_bytes=conf["RECOVERY_MAX_BYTES"],
+        ),
+        recovery_capable=_understands_recovery,
     )
     redis = None
     if settings.REDIS_URL:

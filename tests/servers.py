@@ -47,7 +47,7 @@ class DaphneServer:
             try:
                 requests.get(self.url + "/", timeout=1)
                 return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or a loaded machine
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"daphne did not answer within {timeout}s:\n{self.log()}")

@@ -8,6 +8,7 @@ from typing import Awaitable, Callable
 
 from signaling.engine import ids
 from signaling.engine.protocol.engineio import EngineConfig, Transport
+from signaling.engine.recovery import RecoveryConfig
 from signaling.engine.session import Handshake, Session, SessionEndpoint
 
 
@@ -22,6 +23,11 @@ class ServerConfig:
     # Decides from the request headers (lower-case names) whether a browser page may
     # connect and read the answers (CORS); by default any may.
     origin_allowed: Callable[[Mapping[str, str]], bool] = lambda headers: True
+    # Socket.IO connection state recovery (off by default), and which clients get it by
+    # their request headers: a client that knows nothing of it would take the offset
+    # appended to every event for an argument of its own.
+    recovery: RecoveryConfig = RecoveryConfig()
+    recovery_capable: Callable[[Mapping[str, str]], bool] = lambda headers: True
 
 
 MessageHandler = Callable[[Session, str | bytes], Awaitable[None]]

@@ -12,12 +12,16 @@ Rooms deliver to the sockets of this process directly; a `Broker` carries what m
 sockets owned by other processes (see broker/base.py).
 """
 
+import asyncio
 import inspect
 import logging
+import secrets
 from typing import Any, Awaitable, Callable
 
+from signaling.engine import tasks
 from signaling.engine.broker.base import Broker, LocalBroker
 from signaling.engine.engine_server import EngineServer, ServerConfig
+from signaling.engine.recovery import RECOVERABLE_REASONS, Outbox, UnknownOffset, parse_offset
 from signaling.engine.protocol import engineio, socketio
 from signaling.engine.protocol.engineio import ProtocolError
 from signaling.engine.session import Handshake, Session, SessionEndpoint
@@ -30,6 +34,8 @@ Handler = Callable[..., Awaitable[Any]]
 
 CLIENT_NAMESPACE_DISCONNECT = "client namespace disconnect"
 SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"
+RECOVERY_FAILED = "recovery failed"  # its client came back too late to be given all it missed
+ABANDON = "engine:abandon"  # the namespace command that ends a socket whose client is back elsewhere
 
 
 class ConnectionRefused(Exception):
@@ -42,51 +48,88 @@ class ConnectionRefused(Exception):
 
 
 class Socket:
-    """One client's connection to one namespace."""
+    """One client's connection to one namespace. With connection state recovery it can
+    outlive its session: while its client is away (`session` None) it stays in its rooms
+    and what is sent to it is kept, to be replayed when the client comes back."""
 
-    __slots__ = ("id", "namespace", "session", "auth", "data", "rooms", "_acks", "_next_ack", "_held")
+    __slots__ = (
+        "id", "namespace", "session", "handshake", "auth", "data", "rooms", "pid",
+        "_outbox", "_expiry", "_acks", "_next_ack", "_held",
+    )
 
     def __init__(self, namespace: "Namespace", session: Session, auth: dict):
-        self.id = namespace.server.new_id()
+        server = namespace.server
+        self.id = server.new_id()
         self.namespace = namespace
-        self.session = session
+        self.session: Session | None = session
+        self.handshake: Handshake = session.handshake
         self.auth = auth
         self.data: Any = None  # whatever the handlers keep per socket
         self.rooms: set = set()
+        recovery = server.config.recovery
+        recoverable = recovery.enabled and server.config.recovery_capable(session.handshake.headers)
+        # The private id a client names to recover this socket, and what it was sent.
+        # It names the socket, so that another process can tell the owner its client is
+        # back elsewhere (see Namespace._connect).
+        self.pid: str | None = f"{secrets.token_urlsafe(15)}~{self.id}" if recoverable else None
+        self._outbox: Outbox | None = Outbox(recovery) if recoverable else None
+        self._expiry: asyncio.TimerHandle | None = None
         self._acks: dict[int, Callable] = {}
         self._next_ack = 0
         self._held: list | None = []  # emits made before the CONNECT answer went out
 
     @property
-    def handshake(self) -> Handshake:
-        return self.session.handshake
-
-    @property
     def connected(self) -> bool:
+        """In its namespace, also while its client is away and may come back."""
         return self._held is None and self.id in self.namespace.sockets
 
+    @property
+    def away(self) -> bool:
+        """Its transport is gone and the recovery window runs."""
+        return self.session is None
+
     async def emit(self, event: str, *args, callback: Callable | None = None) -> None:
-        ack_id = None
         if callback is not None:
+            # An event that asks for an ack is not kept for a replay (nor is it in
+            # socket.io): its answer would go to a callback that may be gone.
             ack_id = self._next_ack
             self._next_ack += 1
             self._acks[ack_id] = callback
-        messages = socketio.encode_event(self.namespace.name, [event, *args], ack_id)
-        if self._held is None:  # what `send` does, one coroutine less on the relay path
-            await self.session.send_messages(messages)
+            await self._write(socketio.encode_event(self.namespace.name, [event, *args], ack_id))
+            return
+        messages = socketio.encode_event(self.namespace.name, [event, *args])
+        if self._outbox is None:
+            await self._write(messages)
         else:
-            self._held.extend(messages)
+            offset = self.namespace.server.next_offset()
+            await self.deliver(messages, socketio.with_offset(messages, str(offset)), offset)
 
     async def send(self, messages: list) -> None:
-        """Already-encoded Socket.IO messages (shared by every member of a broadcast)."""
+        """Already-encoded Socket.IO events (shared by every member of a broadcast)."""
+        if self._outbox is None:
+            await self._write(messages)
+        else:
+            offset = self.namespace.server.next_offset()
+            await self.deliver(messages, socketio.with_offset(messages, str(offset)), offset)
+
+    async def deliver(self, messages: list, stamped: list, offset: int) -> None:
+        """An event in its two encodings: plain, and `stamped` with its offset (for a
+        client that recovers, which keeps it for a replay)."""
+        if self._outbox is None:
+            await self._write(messages)
+        else:
+            self._outbox.add(offset, stamped)
+            await self._write(stamped)
+
+    async def _write(self, messages: list) -> None:
         if self._held is not None:
             self._held.extend(messages)
-        else:
+        elif self.session is not None:  # while away, the outbox keeps what counts
             await self.session.send_messages(messages)
 
     async def _release(self) -> None:
         held, self._held = self._held, None
-        if held:
+        if held and self.session is not None:
             await self.session.send_messages(held)
 
     async def _acked(self, ack_id: int, args: list) -> None:
@@ -101,10 +144,12 @@ class Socket:
         """Leave the namespace (the client is told); `close` ends the whole connection."""
         if self.id not in self.namespace.sockets:
             return
-        await self.session.send_messages(self.session.sio.disconnect(self.namespace.name))
+        session = self.session
+        if session is not None:
+            await session.send_messages(session.sio.disconnect(self.namespace.name))
         await self.namespace._remove(self, SERVER_NAMESPACE_DISCONNECT)
-        if close:
-            self.session.close()
+        if close and session is not None:
+            session.close()
 
     def __repr__(self):
         return f"<Socket {self.id} {self.namespace.name}>"
@@ -116,8 +161,9 @@ class Namespace:
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self.rooms: dict[str, dict[str, Socket]] = {}
+        self.by_pid: dict[str, Socket] = {}  # the sockets a client may recover
         self.handlers: dict[str, Handler] = {}
-        self.commands: dict[str, Handler] = {}
+        self.commands: dict[str, Handler] = {ABANDON: self._abandon}
 
     def on(self, event: str) -> Callable[[Handler], Handler]:
         """Register a handler. Special events: `connect(socket, auth)` (may raise
@@ -176,9 +222,21 @@ class Namespace:
         messages = socketio.encode_event(self.name, [event, *args])
         skip_id = skip.id if skip is not None else None
         members = self.sockets if room is None else self.rooms.get(room, {})
-        await _deliver(messages, members.values(), skip_id)
+        await self._deliver(messages, members.values(), skip_id)
         if room is not None:
             await self.server.broker.publish_room(self.name, room, messages, skip_id)
+
+    async def _deliver(self, messages: list, sockets, skip_id: str | None) -> None:
+        """To each socket but `skip_id`, with one offset for all of them; one recipient's
+        failure never starves the others."""
+        offset = self.server.next_offset()
+        stamped = socketio.with_offset(messages, str(offset)) if offset is not None else messages
+        for socket in tuple(sockets):
+            if socket.id != skip_id:
+                try:
+                    await socket.deliver(messages, stamped, offset)
+                except Exception:
+                    log.exception("delivery to %s failed", socket.id)
 
     async def emit_to(self, socket_id: str, event: str, *args) -> bool:
         """To one socket by id, wherever it is connected; False when it is not."""
@@ -194,11 +252,22 @@ class Namespace:
             targets = [self.sockets[socket_id]] if socket_id in self.sockets else []
         else:
             targets = self.rooms.get(room, {}).values()
-        await _deliver(messages, targets, skip_id)
+        await self._deliver(messages, targets, skip_id)
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def _connect(self, session: Session, auth: dict) -> None:
+        if "pid" in auth:
+            pid, raw_offset = auth.get("pid"), auth.get("offset")
+            auth = {key: value for key, value in auth.items() if key not in ("pid", "offset")}
+            away = self.by_pid.get(pid) if isinstance(pid, str) else None
+            if away is not None:
+                if await self._recover(away, session, raw_offset):
+                    return
+            elif isinstance(pid, str) and "~" in pid:
+                # Its socket, if any, lives on another process: it ends there now, rather
+                # than wait out the window beside the new socket made here.
+                await self.command(pid.partition("~")[2], ABANDON, {"pid": pid})
         socket = Socket(self, session, auth)
         handler = self.handlers.get("connect")
         try:
@@ -215,14 +284,72 @@ class Namespace:
             return
         session.sockets[self.name] = socket
         self.sockets[socket.id] = socket
-        await session.send_messages(session.sio.accept(self.name, socket.id))
+        if socket.pid is not None:
+            self.by_pid[socket.pid] = socket
+        await session.send_messages(session.sio.accept(self.name, socket.id, socket.pid))
         await socket._release()
+
+    async def _recover(self, socket: Socket, session: Session, raw_offset) -> bool:
+        """The client of `socket` is back on `session`: the socket carries on there and
+        gets every event after `raw_offset`, unless some of those are no longer kept
+        (then the socket ends as it would have, and the client gets a new one)."""
+        try:
+            missed = socket._outbox.since(parse_offset(raw_offset))
+        except UnknownOffset:
+            missed = None
+        if missed is None:
+            log.info("socket %s cannot be recovered (offset %r); it ends", socket.id, raw_offset)
+            await self._remove(socket, RECOVERY_FAILED)
+            self.server.recoveries_failed += 1
+            return False
+        if socket._expiry is not None:
+            socket._expiry.cancel()
+            socket._expiry = None
+        previous = socket.session
+        if previous is not None:  # a new transport before the old one was noticed gone
+            self._detach(socket, previous)
+            if not previous.sockets:
+                previous.close()
+        socket._held = []  # what is sent meanwhile waits behind the replay
+        socket.session = session
+        socket.handshake = session.handshake
+        session.sockets[self.name] = socket
+        await session.send_messages(session.sio.accept(self.name, socket.id, socket.pid))
+        await session.send_messages(missed)
+        await socket._release()
+        self.server.recoveries_succeeded += 1
+        log.info("socket %s recovered (%d messages replayed)", socket.id, len(missed))
+        return True
+
+    async def _abandon(self, socket: Socket, payload: dict) -> None:
+        if socket.pid is not None and socket.pid == payload.get("pid"):
+            log.info("socket %s: its client came back on another process; it ends", socket.id)
+            self.server.recoveries_failed += 1
+            await self._remove(socket, RECOVERY_FAILED)
+
+    def _detach(self, socket: Socket, session: Session) -> None:
+        if session.sockets.get(self.name) is socket:
+            del session.sockets[self.name]
+            session.sio.forget(self.name)
+
+    def _await_return(self, socket: Socket, reason: str) -> None:
+        """The socket's transport is gone: it waits for its client, within the window."""
+        self._detach(socket, socket.session)
+        socket.session = None
+        socket._expiry = tasks.later(
+            self.server.config.recovery.window, lambda: self._remove(socket, reason), "recovery window end"
+        )
 
     async def _remove(self, socket: Socket, reason: str) -> None:
         if self.sockets.pop(socket.id, None) is None:
             return
-        socket.session.sockets.pop(self.name, None)
-        socket.session.sio.forget(self.name)
+        if socket.pid is not None:
+            self.by_pid.pop(socket.pid, None)
+        if socket._expiry is not None:
+            socket._expiry.cancel()
+            socket._expiry = None
+        if socket.session is not None:
+            self._detach(socket, socket.session)
         handler = self.handlers.get("disconnect")
         try:
             if handler is not None:
@@ -238,19 +365,7 @@ class Namespace:
             return
         result = await handler(socket, args)
         if packet.id is not None and socket.connected:
-            await socket.session.send_messages(
-                socketio.encode(socketio.Packet(socketio.ACK, self.name, _ack_args(result), packet.id))
-            )
-
-
-async def _deliver(messages: list, sockets, skip_id: str | None) -> None:
-    """To each socket but `skip_id`; one recipient's failure never starves the others."""
-    for socket in tuple(sockets):
-        if socket.id != skip_id:
-            try:
-                await socket.send(messages)
-            except Exception:
-                log.exception("delivery to %s failed", socket.id)
+            await socket._write(socketio.encode(socketio.Packet(socketio.ACK, self.name, _ack_args(result), packet.id)))
 
 
 def _ack_args(result: Any) -> list:
@@ -271,7 +386,17 @@ class SocketServer(EngineServer):
         self.broker = broker
         self.broker.bind(self)
         self._started = False
+        self._last_offset = 0
+        self.recoveries_succeeded = self.recoveries_failed = 0
         self.of(socketio.DEFAULT_NAMESPACE)
+
+    def next_offset(self) -> int | None:
+        """The offset of the next event sent (one per event, whatever its recipients);
+        None without recovery."""
+        if not self.config.recovery.enabled:
+            return None
+        self._last_offset += 1
+        return self._last_offset
 
     async def start(self) -> None:
         """Called by every connection; starts the broker once an event loop runs."""
@@ -359,6 +484,9 @@ class SocketServer(EngineServer):
     async def session_closed(self, session: Session, reason: str) -> None:
         await super().session_closed(session, reason)
         for socket in tuple(session.sockets.values()):
+            if socket.pid is not None and reason in RECOVERABLE_REASONS:
+                socket.namespace._await_return(socket, reason)
+                continue
             try:
                 await socket.namespace._remove(socket, reason)
             except Exception:

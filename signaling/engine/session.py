@@ -29,6 +29,7 @@ from signaling.engine.protocol.engineio import (
 log = logging.getLogger("signaling.sessions")
 
 FrameWriter = Callable[[str | bytes], Awaitable[None]]
+WEBSOCKET_GOING_AWAY = 1001  # RFC 6455: a browser leaving or closing the page
 FrameCloser = Callable[[], Awaitable[None]]
 
 
@@ -81,7 +82,7 @@ class SessionEndpoint(Protocol):
 
     async def receive_ws_frame(self, frame: str | bytes, write: FrameWriter, close: FrameCloser) -> None: ...
 
-    def websocket_gone(self, write: FrameWriter) -> None: ...
+    def websocket_gone(self, write: FrameWriter, code: int | None = None) -> None: ...
 
 
 class Session:
@@ -209,11 +210,13 @@ class Session:
         # A GET that is waiting must end (with a noop) so the client can finish upgrading.
         self._poll_ready.set()
 
-    def websocket_gone(self, write: FrameWriter) -> None:
-        """The WebSocket behind `write` closed: if it carried the session, the session ends."""
+    def websocket_gone(self, write: FrameWriter, code: int | None = None) -> None:
+        """The WebSocket behind `write` closed (with close `code`, when it sent one): if it
+        carried the session, the session ends."""
         if self.carried_by(write):
             self._ws = self._ws_close = None  # nothing left to write to, or to close
-            tasks.spawn(self._finish(engineio.CLIENT_CLOSE), "session close")
+            reason = engineio.GOING_AWAY if code == WEBSOCKET_GOING_AWAY else engineio.CLIENT_CLOSE
+            tasks.spawn(self._finish(reason), "session close")
         else:
             self.engine.cancel_upgrade()
 

@@ -49,6 +49,8 @@ class Calls:
         payload = validation.payload_object(args)
         room = room_key(payload.get("roomID"))
         caller = caller_of(socket)
+        if caller.room == room and await self._rejoin(socket, room):
+            return
         if caller.account is not None:
             username = caller.account.username
             name = validation.text(payload.get("name"), "name", validation.NAME_MAX, required=False, default=caller.account.name)
@@ -86,6 +88,23 @@ class Calls:
                 return
         await self.enter(socket, room, member, meeting)
 
+    async def _rejoin(self, socket: Socket, room: str) -> bool:
+        """A `join-call` for the call the socket is in (today's web client sends one on
+        every connect, a recovered one included): its own `user-joined`, with the roster
+        as it is now, to it alone; nothing to the others, no history again."""
+        roster = await self.ctx.state.roster(room)
+        member = next((p for p in roster if p.id == socket.id), None)
+        if member is None:
+            return False  # the room state lost it (a store restart): a full join mends it
+        await socket.emit("user-joined", self._own_joined(member, roster))
+        return True
+
+    def _own_joined(self, member: Participant, roster: list[Participant]) -> dict:
+        """The joiner's own `user-joined` also carries its ICE servers (a field today's
+        client ignores)."""
+        ice = ice_servers_for(member.account, now=time.time())
+        return {**payloads.joined(member, roster), "iceServers": ice["iceServers"], "iceServersTtl": ice["ttl"]}
+
     async def enter(self, socket: Socket, room: str, member: Participant, meeting: MeetingInfo | None) -> None:
         # The client can go away at any await; its disconnect handler then runs beside
         # this one, so each step checks before it commits the socket to the room.
@@ -99,11 +118,8 @@ class Calls:
         if not socket.connected:
             await ns.leave_room(socket, room)  # the disconnect handler has left the call
             return
-        joined = payloads.joined(member, roster)
-        await ns.emit("user-joined", joined, room=room, skip=socket)
-        # The joiner alone also learns its ICE servers (a field today's client ignores).
-        ice = ice_servers_for(member.account, now=time.time())
-        await socket.emit("user-joined", {**joined, "iceServers": ice["iceServers"], "iceServersTtl": ice["ttl"]})
+        await ns.emit("user-joined", payloads.joined(member, roster), room=room, skip=socket)
+        await socket.emit("user-joined", self._own_joined(member, roster))
         # The joiner learns the others' names and media state only from user-joined.
         for other in roster:
             if other.id != member.id:

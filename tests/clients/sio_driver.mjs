@@ -56,16 +56,25 @@ function connect({ client, url, namespace = "", options = {} }) {
   sockets.set(client, socket);
 
   const transportName = () => socket.io.engine?.transport?.name ?? null;
-  socket.on("connect", () => report({ type: "connect", client, id: socket.id, transport: transportName() }));
+  socket.on("connect", () =>
+    report({
+      type: "connect", client, id: socket.id, transport: transportName(),
+      ...(socket._pid ? { recovered: socket.recovered } : {}), // only when the server offers recovery
+    }),
+  );
   socket.on("connect_error", (error) =>
     report({ type: "connect_error", client, message: error.message, data: toJson(error.data ?? null) }),
   );
   socket.on("disconnect", (reason) => report({ type: "disconnect", client, reason }));
   // A server emit that asks for an ack passes the ack function last; it is not JSON and
-  // the tests do not answer server acks, so it is left out of the reported args.
-  socket.onAny((event, ...args) =>
-    report({ type: "event", client, event, args: toJson(args.filter((arg) => typeof arg !== "function")) }),
-  );
+  // the tests do not answer server acks, so it is left out of the reported args. With
+  // connection state recovery the server appends each event's offset as its last
+  // argument; it is reported apart, taken by socket.io-client's own rule.
+  socket.onAny((event, ...args) => {
+    args = args.filter((arg) => typeof arg !== "function");
+    const offset = socket._pid && args.length && typeof args[args.length - 1] === "string" ? args.pop() : null;
+    report({ type: "event", client, event, args: toJson(args), ...(offset !== null ? { offset } : {}) });
+  });
   socket.io.on("reconnect", (attempt) => report({ type: "reconnect", client, attempt }));
   // The manager makes a new engine on every (re)connection; its "open" comes before any upgrade.
   socket.io.on("open", () =>

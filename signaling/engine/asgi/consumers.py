@@ -132,7 +132,7 @@ class WebSocketConsumer(LeanConsumer):
 
     async def websocket_disconnect(self, message):
         if self.session is not None:
-            self.session.websocket_gone(self.write)
+            self.session.websocket_gone(self.write, message.get("code"))
         raise StopConsumer
 
     async def write(self, frame: str | bytes) -> None:

@@ -249,7 +249,7 @@ class ClusterBroker(Broker):
     async def _on_ws_gone(self, message: m.WsGone) -> None:
         remote = self._remote_sockets.pop(message.link, None)
         if remote is not None:
-            remote.gone()
+            remote.gone(message.code)
 
     async def _on_ws_send(self, message: m.WsSend) -> None:
         link = self._links.get(message.link)

@@ -115,6 +115,7 @@ class WsGone(Message):
 
     kind = "ws-gone"
     link: str
+    code: int | None = None  # the WebSocket close code
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,9 +78,9 @@ class RemoteSession:
     async def receive_ws_frame(self, frame, write: FrameWriter, close: FrameCloser) -> None:
         await self.forwarder.send_to_process(self.owner, m.WsFrame(self.link, frame))
 
-    def websocket_gone(self, write: FrameWriter) -> None:
+    def websocket_gone(self, write: FrameWriter, code: int | None = None) -> None:
         self.forwarder.close_link(self.link)
-        tasks.spawn(self.forwarder.send_to_process(self.owner, m.WsGone(self.link)), "forward websocket close")
+        tasks.spawn(self.forwarder.send_to_process(self.owner, m.WsGone(self.link, code)), "forward websocket close")
 
 
 class RemoteWebSocket:
@@ -95,6 +95,7 @@ class RemoteWebSocket:
         self.channel = channel
         self.link = link
         self.session: Session | None = None
+        self._close_code: int | None = None
         self._inbox: asyncio.Queue = asyncio.Queue()
         self._worker = tasks.spawn(self._work(), "remote websocket")
 
@@ -110,7 +111,8 @@ class RemoteWebSocket:
     def receive(self, frame) -> None:
         self._inbox.put_nowait(frame)
 
-    def gone(self) -> None:
+    def gone(self, code: int | None) -> None:
+        self._close_code = code
         self._inbox.put_nowait(self._GONE)
 
     async def _work(self) -> None:
@@ -120,6 +122,6 @@ class RemoteWebSocket:
                 return
             if item is self._GONE:
                 if self.session is not None:
-                    self.session.websocket_gone(self.write)
+                    self.session.websocket_gone(self.write, self._close_code)
                 return
             await self.session.receive_ws_frame(item, self.write, self.close)

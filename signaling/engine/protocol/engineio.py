@@ -140,6 +140,7 @@ Event = MessageReceived | Transmit | Upgraded | Closed
 
 # Close reasons, as Socket.IO's `disconnect` reasons name them.
 CLIENT_CLOSE = "transport close"
+GOING_AWAY = "client went away"  # a WebSocket the browser closed with 1001: the page is gone
 PING_TIMEOUT = "ping timeout"
 PARSE_ERROR = "parse error"
 SERVER_CLOSE = "server namespace disconnect"

@@ -72,6 +72,13 @@ def encode_event(namespace: str, args: list, ack_id: int | None = None) -> list:
     return encode(Packet(EVENT, namespace, args, ack_id))
 
 
+def with_offset(messages: list, offset: str) -> list:
+    """Encoded EVENT messages with `offset` appended to the event's arguments: the JSON
+    array ends the text message in every form (namespace, ack id, binary header)."""
+    head = messages[0]
+    return [head[:-1] + "," + _json(offset) + "]", *messages[1:]]
+
+
 def _has_binary(value: Any) -> bool:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return True
@@ -270,11 +277,12 @@ class SocketIOConnection:
 
     # --- namespace bookkeeping, as decided by the server --------------------------------
 
-    def accept(self, namespace: str, socket_id: str) -> list:
+    def accept(self, namespace: str, socket_id: str, pid: str | None = None) -> list:
+        """The CONNECT answer; `pid` is the private id that recovers the socket later."""
         self.namespaces[namespace] = socket_id
         self._ever_connected = True
         self._connect_deadline = None
-        return encode(Packet(CONNECT, namespace, {"sid": socket_id}))
+        return encode(Packet(CONNECT, namespace, {"sid": socket_id} if pid is None else {"sid": socket_id, "pid": pid}))
 
     def refuse(self, namespace: str, message: str, data: Any = None) -> list:
         body = {"message": message} if data is None else {"message": message, "data": data}

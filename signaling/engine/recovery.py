@@ -1,0 +1,84 @@
+"""Connection state recovery, as Socket.IO >= 4.6 defines it on the wire.
+
+The server answers CONNECT with a private id (`pid`) beside the socket id, and appends
+an offset to every event it sends as the event's last argument. A client whose transport
+was lost comes back with `{pid, offset}` in its CONNECT: within the recovery window it
+gets the same socket (id, rooms, handler data) and every event after that offset, in
+order, exactly once. socket.io-client >= 4.6 does its part by itself.
+
+Pure bookkeeping here (no I/O, no clock): what a socket was sent, kept so that whatever a
+lost transport swallowed can be sent again.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+
+from signaling.engine.protocol import engineio
+
+
+@dataclass(frozen=True)
+class RecoveryConfig:
+    window: float = 0.0  # seconds a socket waits for its client to come back; 0: off
+    max_packets: int = 1000  # events kept per socket for a replay
+    max_bytes: int = 1_000_000  # and their size
+
+    @property
+    def enabled(self) -> bool:
+        return self.window > 0
+
+
+# Losing the transport or missing the heartbeat leaves the socket waiting for its
+# client; an explicit disconnect from either side, a protocol violation, or a page the
+# browser closed (WebSocket close code 1001) ends it at once.
+RECOVERABLE_REASONS = frozenset({engineio.CLIENT_CLOSE, engineio.PING_TIMEOUT, engineio.TRANSPORT_ERROR})
+
+
+class Outbox:
+    """The newest events sent to one socket, with their offsets, within bounds. Dropping
+    the oldest is fine while the client reads them; a replay that would need a dropped
+    one is refused (`since` answers None), never made with a gap."""
+
+    __slots__ = ("config", "_entries", "_bytes", "_dropped_upto")
+
+    def __init__(self, config: RecoveryConfig):
+        self.config = config
+        self._entries: deque = deque()  # (offset, messages, size)
+        self._bytes = 0
+        self._dropped_upto = 0  # the newest offset no longer kept
+
+    def add(self, offset: int, messages: list) -> None:
+        size = sum(len(m) for m in messages)
+        self._entries.append((offset, messages, size))
+        self._bytes += size
+        config = self.config
+        while len(self._entries) > config.max_packets or self._bytes > config.max_bytes:
+            dropped, _, dropped_size = self._entries.popleft()
+            self._bytes -= dropped_size
+            self._dropped_upto = dropped
+
+    def since(self, offset: int | None) -> list | None:
+        """The messages of every event after `offset` (None: the client has received no
+        event yet), or None when some of them are no longer kept."""
+        after = offset or 0
+        if after < self._dropped_upto:
+            return None
+        messages = []
+        for entry_offset, entry_messages, _ in self._entries:
+            if entry_offset > after:
+                messages.extend(entry_messages)
+        return messages
+
+
+class UnknownOffset(ValueError):
+    """The client names an offset this server never appended."""
+
+
+def parse_offset(raw) -> int | None:
+    """The offset a client sends back: None when it has received no event yet; raises
+    UnknownOffset for anything that is not one of ours (socket.io-client takes the last
+    string argument of any event as the offset, so an event without one would mislead it)."""
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    raise UnknownOffset(raw)
