@@ -11,5 +11,5 @@ class AnimoMeetConfig(AppConfig):
         from animomeet import mongo
         from meetings.documents import Meeting
 
-        mongo.connect(settings.MONGODB_URL, settings.MONGODB_DB_NAME)
+        mongo.connect(settings.MONGODB_URL, settings.MONGODB_DB_NAME, settings.MONGODB_SERVER_SELECTION_TIMEOUT_MS)
         mongo.ensure_indexes(User, Meeting)

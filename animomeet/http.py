@@ -142,6 +142,11 @@ def bad_request(request, *args, **kwargs):
     return message_response(400, "Bad request")
 
 
+def database_unavailable() -> ApiResponse:
+    """The database cannot be reached (restarting, failing over): a retry will do."""
+    return message_response(503, "Service temporarily unavailable, try again shortly", {"Retry-After": "5"})
+
+
 def server_error(request, *args, **kwargs):
     """handler500: no exception text ever reaches the client."""
     return message_response(500, "Internal server error")

@@ -8,8 +8,9 @@ import uuid
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404
 from django.utils.deprecation import MiddlewareMixin
+from pymongo.errors import ConnectionFailure
 
-from animomeet.http import client_address, server_error
+from animomeet.http import client_address, database_unavailable, server_error
 
 log = logging.getLogger("animomeet.request")
 
@@ -77,11 +78,22 @@ class RequestLogMiddleware(MiddlewareMixin):
 
 class JsonErrorMiddleware(MiddlewareMixin):
     """A view's unexpected exception becomes a bare JSON 500; the traceback goes to the
-    log under the request id. Django's own HTTP exceptions keep their usual answers."""
+    log under the request id. An unreachable database is a 503 and one log line: not a
+    bug, and the driver reconnects by itself. Django's own HTTP exceptions keep their
+    usual answers."""
 
     def process_exception(self, request, exception):
         if isinstance(exception, (Http404, PermissionDenied, SuspiciousOperation, BadRequest)):
             return None
+        if isinstance(exception, ConnectionFailure):
+            log.warning(
+                "database unavailable (%s) in %s %s id=%s",
+                type(exception).__name__,
+                request.method,
+                _logged_path(request.path),
+                request_id(request),
+            )
+            return database_unavailable()
         log.error(
             "unhandled %s in %s %s id=%s",
             type(exception).__name__,

@@ -12,17 +12,26 @@ log = logging.getLogger("animomeet.mongo")
 DEFAULT_DB_NAME = "animo-meet"
 
 
-def connect(url: str, db_name: str = "") -> None:
+def connect(url: str, db_name: str = "", server_selection_timeout_ms: int = 5000) -> None:
     """Connect the default MongoEngine alias; with no URL, to an in-memory mongomock.
 
     An explicit `db_name` (MONGODB_DB_NAME) wins over the database named in the URL, so
-    that a test run can use a database of its own on a shared server.
+    that a test run can use a database of its own on a shared server. While no server
+    is reachable, an operation fails after `server_selection_timeout_ms` with a
+    pymongo ConnectionFailure (a 503, see JsonErrorMiddleware); the driver reconnects
+    by itself when the server returns.
     """
     mongoengine.disconnect()
     if url:
         name = db_name or uri_parser.parse_uri(url).get("database") or DEFAULT_DB_NAME
         # tz_aware: datetimes come back in UTC, as they were written.
-        mongoengine.connect(db=name, host=url, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
+        mongoengine.connect(
+            db=name,
+            host=url,
+            tz_aware=True,
+            uuidRepresentation="standard",
+            serverSelectionTimeoutMS=server_selection_timeout_ms,
+        )
         log.info("MongoDB: database %r", name)
     else:
         import mongomock
@@ -42,6 +51,7 @@ def ensure_indexes(*documents) -> None:
     says so loudly."""
     for document in documents:
         try:
+            _apply_ttl_changes(document)
             document.ensure_indexes()
         except OperationFailure as failure:
             log.error(
@@ -50,3 +60,30 @@ def ensure_indexes(*documents) -> None:
                 document._get_collection_name(),
                 failure,
             )
+
+
+def _apply_ttl_changes(document) -> None:
+    """A TTL index whose lifetime changed (MEETING_TTL_SECONDS) gets the new one in place:
+    MongoDB refuses to create an index again with other options. (The plain collection:
+    MongoEngine's `_get_collection()` would first try to create the indexes.)"""
+    collection = document._get_db()[document._get_collection_name()]
+    existing = collection.index_information()
+    for spec in document._meta["index_specs"]:
+        if "expireAfterSeconds" not in spec:
+            continue
+        for name, index in existing.items():
+            if (
+                "expireAfterSeconds" in index
+                and list(index["key"]) == list(spec["fields"])
+                and index["expireAfterSeconds"] != spec["expireAfterSeconds"]
+            ):
+                collection.database.command(
+                    "collMod", collection.name, index={"name": name, "expireAfterSeconds": spec["expireAfterSeconds"]}
+                )
+                log.warning(
+                    "TTL of index %s.%s changed from %s to %s seconds",
+                    collection.name,
+                    name,
+                    index["expireAfterSeconds"],
+                    spec["expireAfterSeconds"],
+                )

@@ -34,6 +34,8 @@ MONGODB_URL = (
     or ""
 )
 MONGODB_DB_NAME = os.environ.get("MONGODB_DB_NAME", "")
+# How long a request waits for a reachable database before it answers 503.
+MONGODB_SERVER_SELECTION_TIMEOUT_MS = env_int("MONGODB_SERVER_SELECTION_TIMEOUT_MS", 5000)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
@@ -152,7 +154,9 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- Meetings -------------------------------------------------------------------------
-MEETING_TTL_SECONDS = 7 * 24 * 3600
+MEETING_TTL_SECONDS = env_int("MEETING_TTL_SECONDS", 7 * 24 * 3600)
+if MEETING_TTL_SECONDS < 1:
+    raise config_error("MEETING_TTL_SECONDS must be at least 1")
 
 # --- ICE servers (GET /api/v1/ice-servers) ---------------------------------------------
 STUN_URLS = env_ice_urls("STUN_URLS", ["stun:stun.l.google.com:19302"], ("stun", "stuns"))

@@ -18,7 +18,7 @@ class Meeting(me.Document):
     coHostUsernames = me.ListField(me.StringField(), default=list)
     meetingCode = me.StringField(required=True, unique=True)
     date = me.DateTimeField(required=True, default=utcnow)
-    # MongoDB's TTL monitor deletes a meeting 7 days after its last activity.
+    # MongoDB's TTL monitor deletes a meeting MEETING_TTL_SECONDS (7 days) after its last activity.
     lastActive = me.DateTimeField(required=True, default=utcnow)
     hostControls = me.EmbeddedDocumentField(HostControls, default=HostControls)
 

@@ -17,6 +17,16 @@ pytest_plugins = ["tests.rest_helpers"]
 TEST_DB_NAME = f"animomeet_test_{uuid.uuid4().hex[:12]}"
 
 
+def pytest_runtest_setup(item):
+    from django.conf import settings
+
+    if item.get_closest_marker("wire_mongo") and not settings.MONGODB_URL:
+        pytest.skip(
+            "needs a MongoDB server over the wire; mongomock cannot answer this "
+            "(run `python -m tests.wire_mongo python -m pytest`, or set MONGODB_URL)"
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def mongo_database():
     from django.conf import settings

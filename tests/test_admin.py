@@ -173,6 +173,15 @@ def test_the_user_list_searches_by_username(staff, alice_with_sessions):
     assert "Bob Builder" in page and "Alice Liddell" not in page
 
 
+def test_the_user_search_takes_its_text_literally(staff):
+    User(name="Dotted", username="a.b", password="-").save()
+    User(name="Plain", username="axb", password="-").save()
+
+    page = staff.get("/admin/users/", {"q": "A.B"}).content.decode()
+
+    assert "Dotted" in page and "Plain" not in page
+
+
 def test_the_user_detail_page_shows_sessions_without_secrets(staff, alice_with_sessions):
     user, _ = alice_with_sessions
 

@@ -1,4 +1,4 @@
-"""HTTP behaviour around the views: JSON 404/405/500, request ids and logs, CORS, and the
+"""HTTP behaviour around the views: JSON 404/405/500/503, request ids and logs, CORS, and the
 whole stack under a real daphne process."""
 
 import logging
@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 import requests
+from pymongo.errors import ServerSelectionTimeoutError
 
 from meetings import services as meeting_services
 from tests.rest_helpers import FRONTEND, PASSWORD, bearer, login, signup
@@ -98,6 +99,23 @@ def test_an_unexpected_error_is_a_bare_json_500_logged_with_its_request_id(clien
     [record] = [r for r in caplog.records if r.name == "animomeet.request"]
     assert "id=req-42" in record.getMessage()
     assert "hunter2" in str(record.exc_info[1])
+
+
+def test_an_unreachable_database_is_a_json_503_logged_in_one_line(client, monkeypatch, caplog):
+    def unreachable(code):
+        raise ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused")
+
+    monkeypatch.setattr(meeting_services, "find_meeting", unreachable)
+
+    with caplog.at_level(logging.WARNING, logger="animomeet.request"):
+        response = client.get("/api/v1/meeting/check-meet/abc-defg-hij", headers={"X-Request-ID": "req-43"})
+
+    assert response.status_code == 503
+    assert response.json() == {"message": "Service temporarily unavailable, try again shortly"}
+    assert response["Retry-After"] == "5"
+    [record] = [r for r in caplog.records if r.name == "animomeet.request" and r.levelno >= logging.WARNING]
+    assert "ServerSelectionTimeoutError" in record.getMessage() and "id=req-43" in record.getMessage()
+    assert record.exc_info is None
 
 
 def test_a_request_id_is_made_when_none_or_a_garbled_one_is_given(client):

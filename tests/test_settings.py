@@ -50,6 +50,12 @@ def test_a_malformed_number_is_refused_with_its_name():
     assert result.stderr.strip() == "animomeet: configuration error: PORT must be a whole number, not 'eighty'"
 
 
+def test_a_meeting_ttl_below_one_second_is_refused():
+    result = settings_in({"MEETING_TTL_SECONDS": "0"}, "MEETING_TTL_SECONDS")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "animomeet: configuration error: MEETING_TTL_SECONDS must be at least 1"
+
+
 def test_production_reads_the_original_variables_and_turns_debug_off():
     env = {"NODE_ENV": "production", "SECRET_KEY": GOOD_KEY, "PRODUCTION_DB_URL": "mongodb://prod/animo",
            "DEVELOPMENT_DB_URL": "mongodb://dev/animo", "PORT": "9000",
