@@ -3,15 +3,17 @@
 import hashlib
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import bcrypt
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from mongoengine.errors import NotUniqueError
 
-from accounts import throttle
 from accounts.documents import User
 from animomeet.clock import utcnow
+from animomeet.ratelimit import Limit, LoginThrottle, client_network
 
 NAME_MAX_LENGTH = 100
 USERNAME_MAX_LENGTH = 50
@@ -25,6 +27,16 @@ TOKEN_PATTERN = re.compile(r"[0-9a-f]{40}")
 BCRYPT_MAX_BYTES = 72
 
 
+SIGNUPS = Limit("signup", lambda: settings.RATE_LIMIT_SIGNUP)  # per client address
+LOGIN_THROTTLE = LoginThrottle("login")
+# Where logins and signups run (bcrypt, and the cache and database calls around it).
+# Django would run each request's synchronous code on a thread of its own: a burst of 40
+# logins would be 40 bcrypt threads sharing the cores with every other request of the
+# process (a check-meet then took up to a second). Here at most PASSWORD_HASH_THREADS
+# hash at once and the others wait their turn without holding a thread.
+_PASSWORD_WORK = ThreadPoolExecutor(max_workers=settings.PASSWORD_HASH_THREADS, thread_name_prefix="password")
+
+
 class UsernameTaken(Exception):
     pass
 
@@ -35,12 +47,6 @@ class UnknownUser(Exception):
 
 class WrongPassword(Exception):
     pass
-
-
-class LoginThrottled(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(retry_after)
-        self.retry_after = retry_after
 
 
 def _password_bytes(password: str) -> bytes:
@@ -60,7 +66,10 @@ def password_matches(password: str, hashed: str | None) -> bool:
         return False
 
 
-def register(name: str, username: str, password: str) -> User:
+def register(name: str, username: str, password: str, address: str) -> User:
+    """The new user, unless `address` has signed up too often lately
+    (ratelimit.Refused) or the username is taken."""
+    SIGNUPS.enforce(client_network(address))
     # The unique index is the real guard; asking first spares a bcrypt round on a taken name.
     if username_exists(username):
         raise UsernameTaken(username)
@@ -72,20 +81,23 @@ def register(name: str, username: str, password: str) -> User:
 
 
 def login(username: str, password: str, address: str) -> tuple[User, str]:
-    """The user and a new token, unless the address or the username has failed too
-    often lately (LoginThrottled), the user does not exist or the password is wrong."""
-    retry_after = throttle.seconds_blocked(address, username)
-    if retry_after:
-        raise LoginThrottled(retry_after)
+    """The user and a new token, unless logins from this address or to this username
+    have failed too often lately (ratelimit.Refused), the user does not exist or the
+    password is wrong."""
+    LOGIN_THROTTLE.check(address, username)
     user = User.objects(username=username).first()
     if user is None:
-        throttle.record_failure(address, None)
+        LOGIN_THROTTLE.record_failure(address, None)
         raise UnknownUser(username)
     if not password_matches(password, user.password):
-        throttle.record_failure(address, username)
+        LOGIN_THROTTLE.record_failure(address, username)
         raise WrongPassword(username)
-    throttle.clear_username(username)
+    LOGIN_THROTTLE.record_success(address, username)
     return user, issue_token(user)
+
+
+aregister = sync_to_async(register, thread_sensitive=False, executor=_PASSWORD_WORK)
+alogin = sync_to_async(login, thread_sensitive=False, executor=_PASSWORD_WORK)
 
 
 def token_digest(raw_token: str) -> str:
