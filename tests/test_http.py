@@ -195,7 +195,8 @@ def test_the_rest_api_under_daphne(live_server_url):
 MANY_FIELDS = "&".join(f"f{i}=1" for i in range(1100))
 
 
-def test_by_default_no_request_gets_a_debug_page(live_server_url):
+def test_by_default_no_request_gets_a_debug_page(start_server):
+    live_server_url = start_server(DEBUG="").url  # unset, whatever a .env file says
     forged = requests.get(f"{live_server_url}/api/v1/meeting/check-meet/abc-defg-hij",
                           headers={"Host": "evil.example"}, timeout=5)
     malformed = requests.get(f"{live_server_url}/", headers={"Host": "bad host!"}, timeout=5)
