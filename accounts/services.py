@@ -3,16 +3,18 @@
 import hashlib
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import bcrypt
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from mongoengine.errors import NotUniqueError
 
-from accounts import throttle
 from accounts.credentials import TOKEN_PATTERN
 from accounts.documents import User
 from animomeet.clock import utcnow
+from animomeet.ratelimit import Limit, LoginThrottle, client_network
 
 NAME_MAX_LENGTH = 100
 USERNAME_MAX_LENGTH = 50
@@ -22,6 +24,16 @@ PASSWORD_MAX_LENGTH = 128
 # bcrypt reads at most 72 bytes. Node's bcrypt drops the rest silently; the Python one
 # refuses longer input, so cut it the same way to verify passwords hashed by Node.
 BCRYPT_MAX_BYTES = 72
+
+
+SIGNUPS = Limit("signup", lambda: settings.RATE_LIMIT_SIGNUP)  # per client address
+LOGIN_THROTTLE = LoginThrottle("login")
+# Where logins and signups run (bcrypt, and the cache and database calls around it).
+# Django would run each request's synchronous code on a thread of its own: a burst of 40
+# logins would be 40 bcrypt threads sharing the cores with every other request of the
+# process (a check-meet then took up to a second). Here at most PASSWORD_HASH_THREADS
+# hash at once and the others wait their turn without holding a thread.
+_PASSWORD_WORK = ThreadPoolExecutor(max_workers=settings.PASSWORD_HASH_THREADS, thread_name_prefix="password")
 
 
 class UsernameTaken(Exception):
@@ -34,12 +46,6 @@ class UnknownUser(Exception):
 
 class WrongPassword(Exception):
     pass
-
-
-class LoginThrottled(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(retry_after)
-        self.retry_after = retry_after
 
 
 def _password_bytes(password: str) -> bytes:
@@ -59,7 +65,10 @@ def password_matches(password: str, hashed: str | None) -> bool:
         return False
 
 
-def register(name: str, username: str, password: str) -> User:
+def register(name: str, username: str, password: str, address: str) -> User:
+    """The new user, unless `address` has signed up too often lately
+    (ratelimit.Refused) or the username is taken."""
+    SIGNUPS.enforce(client_network(address))
     # The unique index is the real guard; asking first spares a bcrypt round on a taken name.
     if username_exists(username):
         raise UsernameTaken(username)
@@ -71,20 +80,23 @@ def register(name: str, username: str, password: str) -> User:
 
 
 def login(username: str, password: str, address: str) -> tuple[User, str]:
-    """The user and a new token, unless the address or the username has failed too
-    often lately (LoginThrottled), the user does not exist or the password is wrong."""
-    retry_after = throttle.seconds_blocked(address, username)
-    if retry_after:
-        raise LoginThrottled(retry_after)
+    """The user and a new token, unless logins from this address or to this username
+    have failed too often lately (ratelimit.Refused), the user does not exist or the
+    password is wrong."""
+    LOGIN_THROTTLE.check(address, username)
     user = User.objects(username=username).first()
     if user is None:
-        throttle.record_failure(address, None)
+        LOGIN_THROTTLE.record_failure(address, None)
         raise UnknownUser(username)
     if not password_matches(password, user.password):
-        throttle.record_failure(address, username)
+        LOGIN_THROTTLE.record_failure(address, username)
         raise WrongPassword(username)
-    throttle.clear_username(username)
+    LOGIN_THROTTLE.record_success(address, username)
     return user, issue_token(user)
+
+
+aregister = sync_to_async(register, thread_sensitive=False, executor=_PASSWORD_WORK)
+alogin = sync_to_async(login, thread_sensitive=False, executor=_PASSWORD_WORK)
 
 
 def token_digest(raw_token: str) -> str:

@@ -1,23 +1,26 @@
-"""REST views of /api/v1/users: check the input, call accounts.services, shape the answer."""
+"""REST views of /api/v1/users: check the input, call accounts.services, shape the answer.
+
+Signup and login are async views that wait for accounts.services' password threads: a
+burst of them neither holds a thread per request nor hashes on all of them at once."""
 
 import time
 
-
-from accounts import services
+from accounts import names, services
 from accounts.auth import auth_required, clear_auth_cookie, set_auth_cookie
 from animomeet.http import ApiError, ApiResponse, api_view, client_address, json_object, message_response, string_field
 
 
 @api_view("POST")
-def signup(request):
+async def signup(request):
     body = json_object(request)
-    name = string_field(body, "name", max_length=services.NAME_MAX_LENGTH)
+    name = string_field(body, "name", max_length=services.NAME_MAX_LENGTH, refusal=names.refusal)
     username = string_field(
         body,
         "username",
         max_length=services.USERNAME_MAX_LENGTH,
         pattern=services.USERNAME_PATTERN,
         pattern_hint="may contain only letters, digits, '_', '.' and '-'",
+        refusal=names.refusal,
     )
     password = string_field(
         body,
@@ -26,14 +29,14 @@ def signup(request):
         max_length=services.PASSWORD_MAX_LENGTH,
     )
     try:
-        services.register(name, username, password)
+        await services.aregister(name, username, password, client_address(request))
     except services.UsernameTaken:
         raise ApiError(409, "User already exists ! Try a different username") from None
     return message_response(201, "User registered successfully")
 
 
 @api_view("POST")
-def login(request):
+async def login(request):
     body = json_object(request)
     username, password = body.get("username"), body.get("password")
     # No signup rules here: accounts made by the Node backend, which had none, must
@@ -41,13 +44,7 @@ def login(request):
     if not (isinstance(username, str) and username and isinstance(password, str) and password):
         raise ApiError(400, "Please provide all credentials")
     try:
-        user, token = services.login(username, password, client_address(request))
-    except services.LoginThrottled as refusal:
-        raise ApiError(
-            429,
-            "Too many failed login attempts. Try again later",
-            {"Retry-After": str(refusal.retry_after)},
-        ) from None
+        user, token = await services.alogin(username, password, client_address(request))
     except services.UnknownUser:
         raise ApiError(404, "User not found") from None
     except services.WrongPassword:

@@ -3,7 +3,8 @@
 `DocumentAdmin` is a small ModelAdmin-like class: a searchable, filterable, paginated
 list with actions on the selected rows, and a read-only detail page. `site` is the admin
 site that serves them next to Django's own models and lists them on its index. Staff
-login and Django's CSRF token protect every page (AdminSite.admin_view).
+login and Django's CSRF token protect every page (AdminSite.admin_view); failed staff
+logins are limited as the API's are (`ratelimit.LoginThrottle`).
 """
 
 import re
@@ -22,6 +23,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+
+from animomeet.http import client_address, too_many_requests
+from animomeet.ratelimit import LoginThrottle, Refused
 
 
 def format_moment(moment: datetime | None) -> str:
@@ -199,6 +203,10 @@ def _superusers_only(handler):
     return guarded
 
 
+# Staff logins fail and lock by the same rules as the API's, with counters of their own.
+ADMIN_LOGIN_THROTTLE = LoginThrottle("admin-login")
+
+
 class AnimoAdminSite(admin.AdminSite):
     site_header = "Animo Meet administration"
     site_title = "Animo Meet admin"
@@ -206,6 +214,22 @@ class AnimoAdminSite(admin.AdminSite):
     def __init__(self, name="admin"):
         super().__init__(name)
         self.document_admins: list[DocumentAdmin] = []
+
+    def login(self, request, extra_context=None):
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        address, username = client_address(request), request.POST.get("username", "")
+        try:
+            ADMIN_LOGIN_THROTTLE.check(address, username)
+        except Refused as refusal:
+            return too_many_requests(refusal)
+        response = super().login(request, extra_context)
+        if response.status_code == 302:  # Django's LoginView redirects once logged in
+            ADMIN_LOGIN_THROTTLE.record_success(address, username)
+        else:
+            known = StaffUser.objects.filter(username=username).exists()
+            ADMIN_LOGIN_THROTTLE.record_failure(address, username if known else None)
+        return response
 
     def register_document(self, admin_class: type[DocumentAdmin]) -> None:
         self.document_admins.append(admin_class(self))

@@ -2,6 +2,7 @@
 
 import os
 import re
+from typing import NamedTuple
 
 
 def config_error(reason: str) -> SystemExit:
@@ -52,3 +53,25 @@ def env_ice_urls(name: str, default: list[str], schemes: tuple[str, ...]) -> lis
         if match is None or match["scheme"] not in schemes or (match["query"] and not match["scheme"].startswith("turn")):
             raise config_error(f"{name} holds {url!r}, which is no {' or '.join(s + ':' for s in schemes)} URL")
     return urls
+
+
+class Rate(NamedTuple):
+    """At most `count` in a window of `seconds`."""
+
+    count: int
+    seconds: int
+
+
+def env_rate(name: str, default: Rate) -> Rate:
+    """`<count>/<seconds>`, both whole numbers above zero: `20/3600` is 20 an hour."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    count, _, seconds = raw.partition("/")
+    try:
+        rate = Rate(int(count), int(seconds))
+    except ValueError:
+        rate = None
+    if rate is None or rate.count < 1 or rate.seconds < 1:
+        raise config_error(f"{name} must be <count>/<seconds> (e.g. 20/3600), not {raw!r}")
+    return rate

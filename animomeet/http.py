@@ -1,14 +1,18 @@
 """JSON API plumbing shared by the REST views: errors as {"message": ...}, allowed methods,
-body parsing, field checks and the client's address."""
+rate-limit refusals, body parsing, field checks and the client's address."""
 
 import json
 import re
+from collections.abc import Callable
 from functools import wraps
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from animomeet.ratelimit import Refused, client_network
 
 
 class ApiResponse(JsonResponse):
@@ -42,25 +46,36 @@ class ApiError(Exception):
         return message_response(self.status, self.message, self.headers)
 
 
+def too_many_requests(refusal: Refused) -> ApiResponse:
+    return message_response(429, refusal.message, {"Retry-After": str(refusal.retry_after)})
+
+
 def api_view(*methods: str):
-    """Declares a REST view: other methods get a JSON 405, a raised ApiError becomes its
-    JSON answer. Django's token CSRF is off: the API takes JSON only, and requests that
-    a browser authenticates by itself (the cookie) pass the Origin check of
+    """Declares a REST view, plain or async: other methods get a JSON 405, a raised
+    ApiError becomes its JSON answer, a rate limit's Refused a 429 with Retry-After.
+    Django's token CSRF is off: the API takes JSON only, and requests that a browser
+    authenticates by itself (the cookie) pass the Origin check of
     `accounts.auth.auth_required` instead (the README explains why)."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
     allow_header = ", ".join(sorted(allowed))
 
     def decorate(view):
+        # A plain view runs as Django itself would run it (under daphne, on a thread of
+        # its request's own).
+        run = view if iscoroutinefunction(view) else sync_to_async(view)
+
         @wraps(view)
-        def wrapper(request, *args, **kwargs):
+        async def wrapper(request, *args, **kwargs):
             if request.method not in allowed:
                 return message_response(
                     405, f"Method {request.method} not allowed", {"Allow": allow_header}
                 )
             try:
-                return view(request, *args, **kwargs)
+                return await run(request, *args, **kwargs)
             except ApiError as error:
                 return error.response()
+            except Refused as refusal:
+                return too_many_requests(refusal)
             except SuspiciousOperation:  # Django refusing the request itself (too many fields)
                 return bad_request(request)
 
@@ -101,9 +116,11 @@ def string_field(
     min_length: int = 1,
     pattern: re.Pattern | None = None,
     pattern_hint: str = "",
+    refusal: Callable[[str], str | None] | None = None,
 ) -> str:
     """`source[name]` (a JSON object or a QueryDict) checked to be a non-blank string of
-    `min_length`..`max_length` characters matching `pattern`, or ApiError 400."""
+    `min_length`..`max_length` characters matching `pattern`, or ApiError 400; `refusal`
+    says what else is wrong with it (None: nothing)."""
     value = source.get(name)
     if value is None:
         raise ApiError(400, f"{name} is required")
@@ -117,6 +134,9 @@ def string_field(
         raise ApiError(400, f"{name} must be at most {max_length} characters long")
     if pattern is not None and not pattern.fullmatch(value):
         raise ApiError(400, f"{name} {pattern_hint}")
+    reason = refusal(value) if refusal is not None else None
+    if reason:
+        raise ApiError(400, f"{name} {reason}")
     return value
 
 
@@ -132,8 +152,14 @@ def client_address(request) -> str:
     return forwarded[-hops] if len(forwarded) >= hops else remote
 
 
+def client_id(request) -> str:
+    """Who the caller is for a rate limit: its address (see `ratelimit.client_network`)."""
+    return client_network(client_address(request))
+
+
 @csrf_exempt
-def api_not_found(request, *args, **kwargs):
+def not_found(request, *args, **kwargs):
+    """handler404 too: no page that lists the routes."""
     return message_response(404, "Not found")
 
 

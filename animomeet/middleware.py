@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils.deprecation import MiddlewareMixin
 from pymongo.errors import ConnectionFailure
 
-from animomeet.http import client_address, database_unavailable, server_error
+from animomeet.http import bad_request, client_address, database_unavailable, server_error
 
 log = logging.getLogger("animomeet.request")
 
@@ -74,6 +74,22 @@ class RequestLogMiddleware(MiddlewareMixin):
                 _redacted_query(request),
             )
         return response
+
+
+class MalformedRequestMiddleware(MiddlewareMixin):
+    """What Django refuses before any view (a Host that is not in ALLOWED_HOSTS, more
+    query fields than DATA_UPLOAD_MAX_NUMBER_FIELDS) gets the JSON 400 here, in every
+    mode: with DEBUG on, Django would answer it with its debug page, settings included,
+    and for a long query that page itself fails into a 500."""
+
+    def process_request(self, request):
+        try:
+            request.get_host()
+            request.GET  # parsing the query is the check
+        except SuspiciousOperation as refusal:
+            log.warning("refused %s id=%s: %s", type(refusal).__name__, request_id(request), refusal)
+            return bad_request(request)
+        return None
 
 
 class JsonErrorMiddleware(MiddlewareMixin):

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from dotenv import load_dotenv
 
-from animomeet.config import config_error, env_bool, env_ice_urls, env_int, env_list
+from animomeet.config import Rate, config_error, env_bool, env_ice_urls, env_int, env_list, env_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -19,7 +19,8 @@ NODE_ENV = os.environ.get("NODE_ENV", "development").strip().lower() or "develop
 if NODE_ENV not in ("development", "production"):
     raise config_error(f"NODE_ENV must be development or production, not {NODE_ENV!r}")
 PRODUCTION = NODE_ENV == "production"
-DEBUG = not PRODUCTION
+# Django's debug pages show settings and tracebacks: only when asked for, in any mode.
+DEBUG = env_bool("DEBUG", False)
 
 PORT = env_int("PORT", 8080)
 
@@ -39,14 +40,18 @@ MONGODB_SERVER_SELECTION_TIMEOUT_MS = env_int("MONGODB_SERVER_SELECTION_TIMEOUT_
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
+# Production serves under its own public names, which only the operator knows.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+
 if PRODUCTION:
     if SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32:
         raise config_error("production needs SECRET_KEY set to a random string of 32+ characters")
     if not MONGODB_URL:
         raise config_error("production needs MONGODB_URL or PRODUCTION_DB_URL")
+    if not ALLOWED_HOSTS:
+        raise config_error("production needs ALLOWED_HOSTS: the host names this server answers for")
 
 FRONTEND_ORIGINS = env_list("FRONTEND_URL", ["http://localhost:5173"])
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
 
 INSTALLED_APPS = [
     "daphne",
@@ -67,6 +72,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "animomeet.middleware.RequestLogMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "animomeet.middleware.MalformedRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,8 +154,21 @@ AUTH_TOKEN_TTL_SECONDS = env_int("AUTH_TOKEN_TTL_SECONDS", 7 * 24 * 3600)
 AUTH_TOKENS_PER_USER = env_int("AUTH_TOKENS_PER_USER", 10)
 AUTH_COOKIE_NAME = os.environ.get("AUTH_COOKIE_NAME", "token")
 BCRYPT_ROUNDS = env_int("BCRYPT_ROUNDS", 10)
+# Logins and signups hash on this many threads, whatever the number of requests: bcrypt
+# is CPU work (it releases the GIL), so more threads than cores buy nothing.
+PASSWORD_HASH_THREADS = env_int("PASSWORD_HASH_THREADS", 2)
+
+# --- Rate limits (README "Security"): fixed windows in the cache, shared through Redis ---
+# Failed logins per client address (any username), and per username (any address);
+# past the second only addresses that logged into the account before may still try.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10)
+LOGIN_USERNAME_MAX_FAILURES = env_int("LOGIN_USERNAME_MAX_FAILURES", 100)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+RATE_LIMIT_SIGNUP = env_rate("RATE_LIMIT_SIGNUP", Rate(10, 3600))  # per address
+RATE_LIMIT_MEETING_CREATE = env_rate("RATE_LIMIT_MEETING_CREATE", Rate(20, 3600))  # per account
+RATE_LIMIT_MEETING_LOOKUP = env_rate("RATE_LIMIT_MEETING_LOOKUP", Rate(60, 300))  # per address
+# Per account; a change counts once per username it adds as co-host (each is a look-up).
+RATE_LIMIT_MEETING_CHANGE = env_rate("RATE_LIMIT_MEETING_CHANGE", Rate(100, 600))
 # How many reverse proxies in front of daphne append to X-Forwarded-For (nginx: 1).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
@@ -193,6 +212,7 @@ SIGNALING = {
 }
 
 # --- Logging --------------------------------------------------------------------------
+_APP_LOG_LEVEL = "INFO" if PRODUCTION else "DEBUG"  # development stays verbose, DEBUG or not
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -202,10 +222,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
-        "animomeet": {"level": "DEBUG" if DEBUG else "INFO"},
-        "accounts": {"level": "DEBUG" if DEBUG else "INFO"},
-        "meetings": {"level": "DEBUG" if DEBUG else "INFO"},
-        "signaling": {"level": "DEBUG" if DEBUG else "INFO"},
+        "animomeet": {"level": _APP_LOG_LEVEL},
+        "accounts": {"level": _APP_LOG_LEVEL},
+        "meetings": {"level": _APP_LOG_LEVEL},
+        "signaling": {"level": _APP_LOG_LEVEL},
         # Our request log replaces Django's and daphne's access lines.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},

@@ -2,7 +2,7 @@ from django.http import HttpResponse
 from django.urls import include, path, re_path
 
 from animomeet.admin_site import site as admin_site
-from animomeet.http import api_not_found
+from animomeet.http import not_found
 from meetings.views import ice_servers
 
 
@@ -17,8 +17,9 @@ urlpatterns = [
     path("api/v1/meeting/", include("meetings.urls")),
     path("api/v1/ice-servers", ice_servers),
     # Anything else under /api/ answers JSON too, whatever DEBUG says.
-    re_path(r"^api/", api_not_found),
+    re_path(r"^api/", not_found),
 ]
 
 handler400 = "animomeet.http.bad_request"
+handler404 = "animomeet.http.not_found"
 handler500 = "animomeet.http.server_error"

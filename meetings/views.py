@@ -5,12 +5,23 @@ import time
 
 from django.conf import settings
 
+from accounts import names
 from accounts.auth import auth_required, user_from_request
 from accounts.services import USERNAME_MAX_LENGTH
-from animomeet import ratelimit
-from animomeet.http import ApiError, ApiResponse, api_view, client_address, json_object, message_response, string_field
+from animomeet.http import ApiError, ApiResponse, api_view, client_id, json_object, message_response, string_field
+from animomeet.config import Rate
+from animomeet.ratelimit import Limit
 from meetings import services
 from meetings.ice_servers import ice_servers_for
+
+# Each answer tells whether a meeting code, a host or a username exists: guessing them
+# is slowed down per client address (look-ups) or per account (creating, changing).
+LOOKUPS = Limit("meeting-lookup", lambda: settings.RATE_LIMIT_MEETING_LOOKUP)
+CREATIONS = Limit("meeting-create", lambda: settings.RATE_LIMIT_MEETING_CREATE)
+CHANGES = Limit("meeting-change", lambda: settings.RATE_LIMIT_MEETING_CHANGE)
+ICE_SERVER_REQUESTS = Limit(
+    "ice-servers", lambda: Rate(settings.ICE_SERVERS_MAX_REQUESTS, settings.ICE_SERVERS_WINDOW_SECONDS)
+)
 
 CODE_HINT = "must be 3 to 64 characters of letters, digits and '-'"
 # A meeting's co-host list changes a few names at a time; this bounds one request's work.
@@ -28,6 +39,7 @@ def _meeting_code(raw: str) -> str:
 
 
 def _create(request, raw_code: str, taken_status: int):
+    CREATIONS.enforce(str(request.user_doc.id))
     code = _meeting_code(raw_code)
     try:
         services.create_meeting(code, request.user_doc.username)
@@ -51,6 +63,7 @@ def create_meet(request, code):
 
 @api_view("GET")
 def check_meet(request, code):
+    LOOKUPS.enforce(client_id(request))
     # A code that cannot exist is simply not found: the contract has only 200 and 404.
     normalized = services.normalize_meeting_code(code)
     meeting = services.find_meeting(normalized) if normalized else None
@@ -61,7 +74,8 @@ def check_meet(request, code):
 
 @api_view("GET")
 def check_host(request):
-    username = string_field(request.GET, "username", max_length=USERNAME_MAX_LENGTH)
+    LOOKUPS.enforce(client_id(request))
+    username = string_field(request.GET, "username", max_length=USERNAME_MAX_LENGTH, refusal=names.refusal)
     raw_code = string_field(request.GET, "meetingCode", max_length=LOOKUP_MAX_LENGTH)
     code = services.normalize_meeting_code(raw_code)
     if code is not None and services.is_host(code, username):
@@ -96,6 +110,9 @@ def _usernames(name: str, value) -> list[str]:
     for username in value:
         if not isinstance(username, str) or not username or len(username) > USERNAME_MAX_LENGTH:
             raise ApiError(400, f"{name} must hold usernames of 1 to {USERNAME_MAX_LENGTH} characters")
+        reason = names.refusal(username)
+        if reason:
+            raise ApiError(400, f"{name}: a username {reason}")
     return value
 
 
@@ -109,13 +126,18 @@ def change_meeting(request, code):
         raise ApiError(400, f"Unknown field: {unknown[0]}")
     if not body:
         raise ApiError(400, "Nothing to change: give hostControls, addCoHosts or removeCoHosts")
+    host_controls = _host_controls(body.get("hostControls", {}))
+    add_co_hosts = _usernames("addCoHosts", body.get("addCoHosts", []))
+    remove_co_hosts = _usernames("removeCoHosts", body.get("removeCoHosts", []))
+    # Adding a co-host tells whether that username exists: each name counts.
+    CHANGES.enforce(str(request.user_doc.id), cost=max(1, len(add_co_hosts)))
     try:
         meeting = services.update_meeting(
             code,
             request.user_doc.username,
-            host_controls=_host_controls(body.get("hostControls", {})),
-            add_co_hosts=_usernames("addCoHosts", body.get("addCoHosts", [])),
-            remove_co_hosts=_usernames("removeCoHosts", body.get("removeCoHosts", [])),
+            host_controls=host_controls,
+            add_co_hosts=add_co_hosts,
+            remove_co_hosts=remove_co_hosts,
         )
     except services.MeetingNotFound:
         raise ApiError(404, "No such meeting found") from None
@@ -129,11 +151,9 @@ def change_meeting(request, code):
 def _limit_ice_server_requests(request) -> None:
     """Per client address, every request counted: a guest's request tries a meeting code,
     and each answer is a TURN credential."""
-    key = f"ice-servers:address:{ratelimit.client_network(client_address(request))}"
-    retry_after = ratelimit.seconds_blocked([key], settings.ICE_SERVERS_MAX_REQUESTS)
+    retry_after = ICE_SERVER_REQUESTS.hit(client_id(request))
     if retry_after:
         raise ApiError(429, "Too many requests for ICE servers. Try again later", {"Retry-After": str(retry_after)})
-    ratelimit.count([key], settings.ICE_SERVERS_WINDOW_SECONDS)
 
 
 def _ice_servers_response(account: str | None) -> ApiResponse:

@@ -38,8 +38,10 @@ def unique(prefix: str) -> str:
 
 @contextlib.contextmanager
 def running_server(app: str = "animomeet.asgi:application", **env):
-    """A daphne process for a module-scoped fixture; cheap bcrypt unless told otherwise."""
+    """A daphne process for a module-scoped fixture: cheap bcrypt, and a sign-up limit
+    that the module's many accounts from 127.0.0.1 stay under, unless told otherwise."""
     env.setdefault("BCRYPT_ROUNDS", 4)
+    env.setdefault("RATE_LIMIT_SIGNUP", "10000/60")
     server = DaphneServer(app, env=server_env(**env)).start()
     try:
         yield server

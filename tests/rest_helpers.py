@@ -49,8 +49,8 @@ def post_json(client, url, body, **kwargs):
     return client.post(url, body, content_type="application/json", **kwargs)
 
 
-def signup(client, username="alice", name="Alice", password=PASSWORD):
-    return post_json(client, "/api/v1/users/signup", {"name": name, "username": username, "password": password})
+def signup(client, username="alice", name="Alice", password=PASSWORD, **kwargs):
+    return post_json(client, "/api/v1/users/signup", {"name": name, "username": username, "password": password}, **kwargs)
 
 
 def login(client, username="alice", password=PASSWORD, **kwargs):

@@ -1,7 +1,12 @@
-"""Password hashing at the real cost, and hashes written by the Node backend."""
+"""Password hashing at the real cost, hashes written by the Node backend, and hashing
+that leaves the other requests of the process alone."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 import pytest
+import requests
 from django.test import Client
 
 from accounts.documents import User
@@ -45,3 +50,34 @@ def test_a_user_document_without_a_usable_hash_cannot_log_in():
 
     assert response.status_code == 401
     assert response.json() == {"message": "invalid credentials"}
+
+
+def test_logins_hash_one_batch_at_a_time_and_the_other_requests_go_on(start_server):
+    # Django runs each request's synchronous code in a thread of its own: a burst of logins
+    # would be as many bcrypt threads competing for the cores with every other request.
+    # They hash on PASSWORD_HASH_THREADS threads instead, here one: four logins at cost 12
+    # (about 0.25 s each) finish one after another, and a check-meet is answered meanwhile.
+    server = start_server(BCRYPT_ROUNDS=12, PASSWORD_HASH_THREADS=1)
+    api = f"{server.url}/api/v1"
+    credentials = {"username": "dana", "password": "long enough"}
+    assert requests.post(f"{api}/users/signup", json={"name": "Dana", **credentials}, timeout=10).status_code == 201
+    finished = []
+
+    def log_in():
+        response = requests.post(f"{api}/users/login", json=credentials, timeout=30)
+        finished.append(time.monotonic())
+        return response.status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        started = time.monotonic()
+        logins = [pool.submit(log_in) for _ in range(4)]
+        time.sleep(0.1)  # the four at the server
+        check_meet = requests.get(f"{api}/meeting/check-meet/abc-defg-hij", timeout=30)
+        answered = time.monotonic()
+        statuses = [login.result() for login in logins]
+
+    assert statuses == [200] * 4 and check_meet.status_code == 404
+    first, last = min(finished), max(finished)
+    assert answered < last  # not behind the logins
+    # One at a time, the last ends about three hashes after the first; all at once, with it.
+    assert last - first >= first - started

@@ -210,6 +210,34 @@ def test_the_rest_api_under_daphne(live_server_url):
     assert requests.get(f"{api}/users/verify-user", headers=bearer(token), timeout=5).status_code == 401
 
 
+MANY_FIELDS = "&".join(f"f{i}=1" for i in range(1100))
+
+
+def test_by_default_no_request_gets_a_debug_page(start_server):
+    live_server_url = start_server(DEBUG="").url  # unset, whatever a .env file says
+    forged = requests.get(f"{live_server_url}/api/v1/meeting/check-meet/abc-defg-hij",
+                          headers={"Host": "evil.example"}, timeout=5)
+    malformed = requests.get(f"{live_server_url}/", headers={"Host": "bad host!"}, timeout=5)
+    unknown = requests.get(f"{live_server_url}/no/such/page", timeout=5)
+    admin_fields = requests.get(f"{live_server_url}/admin/login/?{MANY_FIELDS}", timeout=5)
+
+    for refused in (forged, malformed, admin_fields):
+        assert refused.status_code == 400 and refused.json() == {"message": "Bad request"}
+    # No list of the routes either.
+    assert unknown.status_code == 404 and unknown.json() == {"message": "Not found"}
+
+
+def test_with_debug_pages_on_a_bad_host_or_query_is_still_a_json_400(start_server):
+    server = start_server(DEBUG="true")
+
+    forged = requests.get(f"{server.url}/", headers={"Host": "evil.example"}, timeout=5)
+    admin_fields = requests.get(f"{server.url}/admin/login/?{MANY_FIELDS}", timeout=5)
+
+    for refused in (forged, admin_fields):
+        assert refused.status_code == 400 and refused.json() == {"message": "Bad request"}
+        assert b"REDIS_URL" not in refused.content and b"MONGODB" not in refused.content
+
+
 @pytest.mark.redis
 def test_login_failures_count_across_server_processes_sharing_redis(start_server, redis_url):
     settings = {"REDIS_URL": redis_url, "LOGIN_MAX_FAILURES": 2, "LOGIN_FAILURE_WINDOW_SECONDS": 30,

@@ -56,9 +56,15 @@ def test_a_meeting_ttl_below_one_second_is_refused():
     assert result.stderr.strip() == "animomeet: configuration error: MEETING_TTL_SECONDS must be at least 1"
 
 
+def test_production_refuses_to_start_without_its_host_names():
+    result = settings_in({"NODE_ENV": "production", "SECRET_KEY": GOOD_KEY, "MONGODB_URL": "mongodb://db/animo"}, "DEBUG")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "animomeet: configuration error: production needs ALLOWED_HOSTS: the host names this server answers for"
+
+
 def test_production_reads_the_original_variables_and_turns_debug_off():
     env = {"NODE_ENV": "production", "SECRET_KEY": GOOD_KEY, "PRODUCTION_DB_URL": "mongodb://prod/animo",
-           "DEVELOPMENT_DB_URL": "mongodb://dev/animo", "PORT": "9000",
+           "ALLOWED_HOSTS": "api.meet.example.com", "DEVELOPMENT_DB_URL": "mongodb://dev/animo", "PORT": "9000",
            "FRONTEND_URL": "https://meet.example.com/, https://beta.example.com"}
     got = values(env, "DEBUG", "MONGODB_URL", "PORT", "CORS_ALLOWED_ORIGINS", "SESSION_COOKIE_SECURE")
     assert got == {
@@ -71,8 +77,7 @@ def test_production_reads_the_original_variables_and_turns_debug_off():
 
 
 def test_development_uses_the_development_url_and_mongodb_url_wins_over_both():
-    assert values({"DEVELOPMENT_DB_URL": "mongodb://dev/animo"}, "DEBUG", "MONGODB_URL") == {
-        "DEBUG": "True",
+    assert values({"DEVELOPMENT_DB_URL": "mongodb://dev/animo"}, "MONGODB_URL") == {
         "MONGODB_URL": "mongodb://dev/animo",
     }
     env = {"DEVELOPMENT_DB_URL": "mongodb://dev/animo", "MONGODB_URL": "mongodb://shared/animo"}
@@ -114,3 +119,23 @@ def test_ice_server_misconfiguration_is_refused_at_start_up(env, reason):
     result = settings_in(env, "TURN_URLS")
     assert result.returncode != 0
     assert result.stderr.strip() == f"animomeet: configuration error: {reason}"
+
+
+def test_debug_pages_only_when_asked_for_and_development_logs_stay_verbose():
+    development = values({}, "DEBUG", "ALLOWED_HOSTS", "LOGGING")
+    assert development["DEBUG"] == "False"
+    assert development["ALLOWED_HOSTS"] == "['localhost', '127.0.0.1', '[::1]']"
+    assert "'animomeet': {'level': 'DEBUG'}" in development["LOGGING"]
+    assert values({"DEBUG": "true"}, "DEBUG") == {"DEBUG": "True"}
+    production = {"NODE_ENV": "production", "SECRET_KEY": GOOD_KEY, "MONGODB_URL": "mongodb://db/a", "ALLOWED_HOSTS": "*"}
+    assert "'animomeet': {'level': 'INFO'}" in values(production, "LOGGING")["LOGGING"]
+
+
+def test_rate_limits_are_read_as_count_per_seconds():
+    assert values({"RATE_LIMIT_SIGNUP": "3/60"}, "RATE_LIMIT_SIGNUP") == {"RATE_LIMIT_SIGNUP": "Rate(count=3, seconds=60)"}
+    for malformed in ("3", "3/0", "three/60", "-1/60"):
+        result = settings_in({"RATE_LIMIT_SIGNUP": malformed}, "RATE_LIMIT_SIGNUP")
+        assert result.returncode != 0
+        assert result.stderr.strip() == (
+            f"animomeet: configuration error: RATE_LIMIT_SIGNUP must be <count>/<seconds> (e.g. 20/3600), not {malformed!r}"
+        )

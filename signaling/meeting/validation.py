@@ -5,6 +5,7 @@ from typing import Any
 
 import orjson
 
+from accounts import names
 from signaling.engine.protocol.engineio import exceeds_bytes
 
 NAME_MAX = 100
@@ -37,8 +38,9 @@ def text(value: Any, what: str, max_length: int, *, required: bool = True, defau
     value = value.strip()
     if len(value) > max_length:
         raise Rejected(f"{what} is longer than {max_length} characters")
-    if any(ord(c) < 32 for c in value):
-        raise Rejected(f"{what} contains control characters")
+    reason = names.refusal(value)
+    if reason:
+        raise Rejected(f"{what} {reason}")
     return value
 
 
