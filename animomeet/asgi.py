@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, the Socket.IO endpoint for /socket.io/ (both transports)."""
+"""ASGI entry point: Django for HTTP, the Socket.IO endpoint for /socket.io/ (both
+transports), and in front of both /healthz and /readyz."""
 
 import os
 
@@ -8,7 +9,8 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
+from animomeet.health import with_health_endpoints  # noqa: E402
 from signaling.app import build_server  # noqa: E402
 from signaling.routing import socketio_application  # noqa: E402
 
-application = socketio_application(build_server(), django_application)
+application = with_health_endpoints(socketio_application(build_server(), django_application))

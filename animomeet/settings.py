@@ -37,6 +37,11 @@ MONGODB_DB_NAME = os.environ.get("MONGODB_DB_NAME", "")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
+# /readyz: how long MongoDB and Redis each get to answer a ping.
+READYZ_TIMEOUT_MS = env_int("READYZ_TIMEOUT_MS", 1000)
+if READYZ_TIMEOUT_MS <= 0:
+    raise config_error(f"READYZ_TIMEOUT_MS must be a positive number of milliseconds, not {READYZ_TIMEOUT_MS}")
+
 if PRODUCTION:
     if SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32:
         raise config_error("production needs SECRET_KEY set to a random string of 32+ characters")
@@ -66,6 +71,7 @@ MIDDLEWARE = [
     "animomeet.middleware.RequestLogMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -124,8 +130,15 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# WhiteNoise serves /static/ from daphne itself: in development straight from the apps
+# (no collectstatic), in production from STATIC_ROOT, filled by `collectstatic`, which
+# also writes compressed copies for clients that accept them.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 # --- HTTP hardening -------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = 40 * 1024  # JSON bodies above 40 KB get 413
@@ -171,21 +184,30 @@ SIGNALING = {
 }
 
 # --- Logging --------------------------------------------------------------------------
+# plain: one readable line per record; json: one JSON object per line (animomeet.logs).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise config_error(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_paths": {"()": "animomeet.logs.RedactPaths"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "animomeet.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "animomeet": {"level": "DEBUG" if DEBUG else "INFO"},
         "accounts": {"level": "DEBUG" if DEBUG else "INFO"},
         "meetings": {"level": "DEBUG" if DEBUG else "INFO"},
         "signaling": {"level": "DEBUG" if DEBUG else "INFO"},
-        # Our request log replaces Django's and daphne's access lines.
-        "django.request": {"level": "ERROR"},
+        # Django's own handlers would print some of its lines a second time, unformatted.
+        "django": {"handlers": [], "level": "INFO"},
+        # Our request log replaces Django's and daphne's access lines; what Django still
+        # says about a request (a 500 in a middleware) names no meeting code.
+        "django.request": {"level": "ERROR", "filters": ["redact_paths"]},
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },

@@ -9,6 +9,7 @@ from mongoengine.queryset.visitor import Q
 
 from accounts.documents import User
 from animomeet.clock import utcnow
+from animomeet.logs import meeting_ref
 from meetings.documents import HostControls, Meeting
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ def _announce_change(meeting: Meeting) -> None:
     try:
         meeting_changed(meeting.meetingCode, meeting_json(meeting))
     except Exception:
-        log.exception("could not announce the change of meeting %s", meeting.meetingCode)
+        ref = meeting_ref(meeting.meetingCode)
+        log.exception("could not announce the change of meeting %s", ref, extra={"meeting": ref})
 
 
 def delete_meetings(meeting_ids: list) -> int:
