@@ -1,3 +1,5 @@
+import logging
+
 from django.apps import AppConfig
 from django.conf import settings
 
@@ -7,6 +9,10 @@ class AnimoMeetConfig(AppConfig):
     verbose_name = "Animo Meet"
 
     def ready(self):
+        # Python's warnings become log records too, so that with LOG_FORMAT=json every
+        # line of output is JSON.
+        logging.captureWarnings(True)
+
         from accounts.documents import User
         from animomeet import mongo
         from meetings.documents import Meeting

@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, the Socket.IO endpoint for /socket.io/ (both transports)."""
+"""ASGI entry point: Django for HTTP, the Socket.IO endpoint for /socket.io/ (both
+transports), and in front of both /healthz and /readyz."""
 
 import os
 
@@ -8,6 +9,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
+from animomeet.health import with_health_endpoints  # noqa: E402
 from signaling.wiring import asgi_application  # noqa: E402
 
-application = asgi_application(django_application)
+application = with_health_endpoints(asgi_application(django_application))

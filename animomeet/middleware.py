@@ -11,6 +11,7 @@ from django.utils.deprecation import MiddlewareMixin
 from pymongo.errors import ConnectionFailure
 
 from animomeet.http import bad_request, client_address, database_unavailable, server_error
+from animomeet.logs import current_request_id, logged_path
 
 log = logging.getLogger("animomeet.request")
 
@@ -22,14 +23,6 @@ SECRET_PARAMETER = re.compile(r"token|pass|secret|auth|key|sid|code", re.IGNOREC
 
 def request_id(request) -> str:
     return getattr(request, "request_id", "-")
-
-
-# A meeting code is all it takes to join a call: the log keeps its place, not its value.
-MEETING_CODE_IN_PATH = re.compile(r"^(/api/v1/meeting/(?:check-code/|create-meet/|check-meet/)?)(?!check-host$|prev-meets/)[^/]+$")
-
-
-def _logged_path(path: str) -> str:
-    return MEETING_CODE_IN_PATH.sub(r"\1***", path)
 
 
 def _redacted_query(request) -> str:
@@ -51,19 +44,28 @@ class RequestLogMiddleware(MiddlewareMixin):
     def process_request(self, request):
         supplied = request.headers.get("X-Request-ID", "")
         request.request_id = supplied if REQUEST_ID_PATTERN.fullmatch(supplied) else uuid.uuid4().hex
+        current_request_id.set(request.request_id)
         request.started_at = time.monotonic()
 
     def process_response(self, request, response):
         response["X-Request-ID"] = request_id(request)
         started_at = getattr(request, "started_at", time.monotonic())
         duration_ms = (time.monotonic() - started_at) * 1000
+        path = logged_path(request.path)
         log.info(
             "%s %s %s %.1fms id=%s",
             request.method,
-            _logged_path(request.path),
+            path,
             response.status_code,
             duration_ms,
             request_id(request),
+            extra={
+                "request_id": request_id(request),
+                "method": request.method,
+                "path": path,
+                "status": response.status_code,
+                "duration_ms": round(duration_ms, 1),
+            },
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -73,6 +75,9 @@ class RequestLogMiddleware(MiddlewareMixin):
                 request.headers.get("User-Agent", ""),
                 _redacted_query(request),
             )
+        # Under ASGI each request has a context of its own; a WSGI server's thread (or
+        # the test client) goes on to other work in this one.
+        current_request_id.set(None)
         return response
 
 
@@ -106,7 +111,7 @@ class JsonErrorMiddleware(MiddlewareMixin):
                 "database unavailable (%s) in %s %s id=%s",
                 type(exception).__name__,
                 request.method,
-                _logged_path(request.path),
+                logged_path(request.path),
                 request_id(request),
             )
             return database_unavailable()
@@ -114,7 +119,7 @@ class JsonErrorMiddleware(MiddlewareMixin):
             "unhandled %s in %s %s id=%s",
             type(exception).__name__,
             request.method,
-            _logged_path(request.path),
+            logged_path(request.path),
             request_id(request),
             exc_info=exception,
         )

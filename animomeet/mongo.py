@@ -3,16 +3,23 @@
 import logging
 
 import mongoengine
+import pymongo
 from pymongo import uri_parser
-from pymongo.errors import OperationFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 log = logging.getLogger("animomeet.mongo")
 
 
 DEFAULT_DB_NAME = "animo-meet"
+# How long a query waits for a reachable server, unless the setting
+# (MONGODB_SERVER_SELECTION_TIMEOUT_MS) or the URL (`?serverSelectionTimeoutMS=`) says otherwise.
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+
+# Documents whose indexes could not be created at start-up because MongoDB did not answer.
+_pending_indexes: list = []
 
 
-def connect(url: str, db_name: str = "", server_selection_timeout_ms: int = 5000) -> None:
+def connect(url: str, db_name: str = "", server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS) -> None:
     """Connect the default MongoEngine alias; with no URL, to an in-memory mongomock.
 
     An explicit `db_name` (MONGODB_DB_NAME) wins over the database named in the URL, so
@@ -23,15 +30,13 @@ def connect(url: str, db_name: str = "", server_selection_timeout_ms: int = 5000
     """
     mongoengine.disconnect()
     if url:
-        name = db_name or uri_parser.parse_uri(url).get("database") or DEFAULT_DB_NAME
+        parsed = uri_parser.parse_uri(url)
+        name = db_name or parsed.get("database") or DEFAULT_DB_NAME
+        options = {} if "serverSelectionTimeoutMS" in parsed["options"] else {
+            "serverSelectionTimeoutMS": server_selection_timeout_ms
+        }
         # tz_aware: datetimes come back in UTC, as they were written.
-        mongoengine.connect(
-            db=name,
-            host=url,
-            tz_aware=True,
-            uuidRepresentation="standard",
-            serverSelectionTimeoutMS=server_selection_timeout_ms,
-        )
+        mongoengine.connect(db=name, host=url, tz_aware=True, uuidRepresentation="standard", **options)
         log.info("MongoDB: database %r", name)
     else:
         import mongomock
@@ -48,8 +53,11 @@ def ensure_indexes(*documents) -> None:
 
     Data written by the Node backend may break a unique index (it had none on meeting
     codes): the process still starts, so that `manage.py dedupe_meetings` can run, and
-    says so loudly."""
-    for document in documents:
+    says so loudly. A MongoDB that does not answer does not stop the start either: the
+    process serves /healthz, /readyz says what is missing, and the indexes are created
+    once MongoDB answers (by `ping`, or by MongoEngine on first use)."""
+    _pending_indexes.clear()
+    for position, document in enumerate(documents):
         try:
             _apply_ttl_changes(document)
             document.ensure_indexes()
@@ -60,6 +68,24 @@ def ensure_indexes(*documents) -> None:
                 document._get_collection_name(),
                 failure,
             )
+        except ConnectionFailure as failure:
+            unreached = documents[position:]
+            _pending_indexes.extend(unreached)
+            for later in unreached:
+                # MongoEngine keeps the collection it looked up; without it, the first
+                # use looks it up again and creates the indexes.
+                later._disconnect()
+            log.error("MongoDB does not answer (%s); serving without it until it does", failure)
+            return
+
+
+def ping(timeout_s: float) -> None:
+    """Raises a PyMongoError unless MongoDB answers a `ping` within `timeout_s`; once it
+    does, creates the indexes that the start-up could not."""
+    with pymongo.timeout(timeout_s):
+        mongoengine.get_connection().admin.command("ping")
+        if _pending_indexes:
+            ensure_indexes(*list(_pending_indexes))
 
 
 def _apply_ttl_changes(document) -> None:

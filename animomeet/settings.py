@@ -5,6 +5,7 @@ DEVELOPMENT_DB_URL, PRODUCTION_DB_URL, SECRET_KEY. Everything else is new and op
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -42,6 +43,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 # Production serves under its own public names, which only the operator knows.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+# /readyz: how long MongoDB and Redis each get to answer a ping.
+READYZ_TIMEOUT_MS = env_int("READYZ_TIMEOUT_MS", 1000)
+if READYZ_TIMEOUT_MS <= 0:
+    raise config_error(f"READYZ_TIMEOUT_MS must be a positive number of milliseconds, not {READYZ_TIMEOUT_MS}")
 
 if PRODUCTION:
     if SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32:
@@ -74,6 +79,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "animomeet.middleware.MalformedRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,8 +138,19 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# WhiteNoise serves /static/ from daphne itself: in development straight from the apps
+# (no collectstatic), in production from STATIC_ROOT, filled by `collectstatic`, which
+# also writes compressed copies for clients that accept them.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# WhiteNoise would follow DEBUG, which is off unless asked for.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:  # no collectstatic in development: an absent STATIC_ROOT is expected
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # --- HTTP hardening -------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = 40 * 1024  # JSON bodies above 40 KB get 413
@@ -213,21 +230,30 @@ SIGNALING = {
 
 # --- Logging --------------------------------------------------------------------------
 _APP_LOG_LEVEL = "INFO" if PRODUCTION else "DEBUG"  # development stays verbose, DEBUG or not
+# plain: one readable line per record; json: one JSON object per line (animomeet.logs).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise config_error(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_paths": {"()": "animomeet.logs.RedactPaths"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "animomeet.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "animomeet": {"level": _APP_LOG_LEVEL},
         "accounts": {"level": _APP_LOG_LEVEL},
         "meetings": {"level": _APP_LOG_LEVEL},
         "signaling": {"level": _APP_LOG_LEVEL},
-        # Our request log replaces Django's and daphne's access lines.
-        "django.request": {"level": "ERROR"},
+        # Django's own handlers would print some of its lines a second time, unformatted.
+        "django": {"handlers": [], "level": "INFO"},
+        # Our request log replaces Django's and daphne's access lines; what Django still
+        # says about a request (a 500 in a middleware) names no meeting code.
+        "django.request": {"level": "ERROR", "filters": ["redact_paths"]},
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },

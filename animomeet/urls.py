@@ -1,18 +1,15 @@
-from django.http import HttpResponse
 from django.urls import include, path, re_path
 
+from animomeet import views
 from animomeet.admin_site import site as admin_site
 from animomeet.http import not_found
 from meetings.views import ice_servers
 
-
-def home(request):
-    return HttpResponse("I am home", content_type="text/html; charset=utf-8")
-
-
+# /healthz and /readyz are answered in front of Django (animomeet.health).
 urlpatterns = [
-    path("", home),
+    path("", views.home),
     path("admin/", admin_site.urls),
+    path("api/v1/openapi.json", views.openapi_document),
     path("api/v1/users/", include("accounts.urls")),
     path("api/v1/meeting/", include("meetings.urls")),
     path("api/v1/ice-servers", ice_servers),

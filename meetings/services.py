@@ -9,6 +9,7 @@ from mongoengine.queryset.visitor import Q
 
 from accounts.documents import User
 from animomeet.clock import utcnow
+from animomeet.logs import meeting_ref
 from meetings import signals
 from meetings.documents import HostControls, Meeting
 
@@ -148,23 +149,26 @@ def toggle_host_control(meeting_id, field: str) -> Meeting | None:
             return flipped
 
 
-def _announce(signal, **details) -> None:
+def _announce(signal, about: list[str], **details) -> None:
     """Tells the receivers of a change that is already stored: a receiver's failure is
-    logged rather than reported to whoever made the change."""
+    logged (naming the meetings by reference: a code is all it takes to join) rather than
+    reported to whoever made the change."""
     for receiver, outcome in signal.send_robust(sender=Meeting, **details):
         if isinstance(outcome, Exception):
-            log.error("announcing a meeting change failed in %r", receiver, exc_info=outcome)
+            refs = ", ".join(meeting_ref(code) for code in about)
+            log.error("could not announce the change of meeting %s (%r)", refs, receiver, exc_info=outcome, extra={"meeting": refs})
 
 
 def _announce_change(meeting: Meeting) -> None:
-    _announce(signals.meeting_changed, code=meeting.meetingCode, meeting=meeting_json(meeting))
+    code = meeting.meetingCode
+    _announce(signals.meeting_changed, [code], code=code, meeting=meeting_json(meeting))
 
 
 def _announce_deleted(codes: list[str]) -> None:
     """The calls of meetings that are gone end (those still found were not deleted)."""
     gone = set(codes) - set(Meeting.objects(meetingCode__in=codes).scalar("meetingCode"))
     if gone:
-        _announce(signals.meetings_deleted, codes=sorted(gone))
+        _announce(signals.meetings_deleted, sorted(gone), codes=sorted(gone))
 
 
 def delete_meetings(meeting_ids: list) -> int:

@@ -7,7 +7,7 @@ import mongoengine
 import pytest
 import redis
 
-from tests.servers import DaphneServer
+from tests.servers import DaphneServer, PrivateRedis
 
 # The REST tests' fixtures (rest_settings, fresh_cache, announcements), for every module.
 pytest_plugins = ["tests.rest_helpers"]
@@ -71,6 +71,13 @@ def redis_url():
     client.flushdb()
 
 
+@pytest.fixture
+def private_redis(redis_url):  # needs the machine's Redis too: it proves redis-server is installed
+    server = PrivateRedis().start()
+    yield server
+    server.kill()
+
+
 def server_env(**overrides) -> dict:
     env = {"MONGODB_DB_NAME": TEST_DB_NAME, "NODE_ENV": "development"}
     env.update({k: str(v) for k, v in overrides.items()})
@@ -79,11 +86,12 @@ def server_env(**overrides) -> dict:
 
 @pytest.fixture
 def start_server():
-    """Start daphne processes with extra environment; all are stopped after the test."""
+    """Start daphne processes with extra environment (and daphne options); all are
+    stopped after the test."""
     started = []
 
-    def start(app: str = "animomeet.asgi:application", **env) -> DaphneServer:
-        server = DaphneServer(app, env=server_env(**env)).start()
+    def start(app: str = "animomeet.asgi:application", *, daphne_args: tuple = (), **env) -> DaphneServer:
+        server = DaphneServer(app, env=server_env(**env), daphne_args=daphne_args).start()
         started.append(server)
         return server
 

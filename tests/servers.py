@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,8 +23,9 @@ def free_port() -> int:
 class DaphneServer:
     """One `daphne` process serving an ASGI application on 127.0.0.1."""
 
-    def __init__(self, app: str = "animomeet.asgi:application", env: dict | None = None):
+    def __init__(self, app: str = "animomeet.asgi:application", env: dict | None = None, daphne_args: tuple = ()):
         self.app = app
+        self.daphne_args = tuple(daphne_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -33,7 +35,7 @@ class DaphneServer:
     def start(self, timeout: float = 20.0) -> "DaphneServer":
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app],
+            [sys.executable, "-m", "daphne", *self.daphne_args, "-b", "127.0.0.1", "-p", str(self.port), self.app],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -73,3 +75,31 @@ class DaphneServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class PrivateRedis:
+    """A redis-server of a test's own, so that it can be killed and started again."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port).ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)

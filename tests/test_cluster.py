@@ -5,13 +5,11 @@ daphne processes; each client pinned to one process.
 """
 
 import signal
-import subprocess
 import time
 import uuid
 
 import orjson
 import pytest
-import redis
 import requests
 import websocket
 
@@ -243,40 +241,6 @@ def test_a_host_removes_a_participant_connected_to_another_process(cluster, clie
     assert guest.wait_disconnect() == "io server disconnect"
     assert host.wait_event("user-left") == [guest.id, "gus_guest"]
     host.assert_no_event("call-error", within=0.2)
-
-
-class PrivateRedis:
-    """A redis-server of this test's own, so that it can be killed and started again."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self) -> "PrivateRedis":
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=self.port).ping()
-                return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(5)
-
-
-@pytest.fixture
-def private_redis(redis_url):  # needs the machine's Redis too: it proves redis-server is installed
-    server = PrivateRedis().start()
-    yield server
-    server.kill()
 
 
 def test_a_redis_restart_mid_call_gives_clean_errors_then_calls_work_again(cluster, clients, private_redis):

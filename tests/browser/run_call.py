@@ -65,8 +65,8 @@ INSIDE_SECONDS = 80.0  # the scenario's own budget, inside that
 # Chromium's switches. Playwright adds most of its own (--no-sandbox as root since
 # chromium_sandbox defaults to False, a fresh temporary --user-data-dir, --headless,
 # --no-first-run, --disable-background-networking, --disable-component-update, ...); the
-# ones we rely on are repeated here so that the list says what this test needs.
-CHROMIUM_ARGS = [
+# ones we rely on are repeated here so that the list says what the tests need.
+HEADLESS_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -76,6 +76,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-proxy-server",
+]
+CHROMIUM_ARGS = [
+    *HEADLESS_ARGS,
     "--use-fake-ui-for-media-stream",  # grant camera/microphone without a prompt
     "--use-fake-device-for-media-stream",  # a synthetic camera and microphone
     "--allow-loopback-in-peer-connection",  # ICE host candidates on 127.0.0.1
