@@ -168,7 +168,18 @@ SIGNALING = {
     # Per socket: events a second on average, and the burst allowed above that.
     "EVENT_RATE": env_int("SIGNALING_EVENT_RATE", 500),
     "EVENT_BURST": env_int("SIGNALING_EVENT_BURST", 1000),
+    # Per socket: what the server sends it alone in answer to its own events.
+    "REPLY_BYTES_RATE": env_int("SIGNALING_REPLY_BYTES_RATE", 256 * 1024),
+    "REPLY_BYTES_BURST": env_int("SIGNALING_REPLY_BYTES_BURST", 8 * 1024 * 1024),
+    # join-calls for rooms that are no meeting (guessed codes), per socket and per address.
+    "UNKNOWN_ROOMS_PER_MINUTE": env_int("SIGNALING_UNKNOWN_ROOMS_PER_MINUTE", 10),
+    "UNKNOWN_ROOMS_PER_MINUTE_PER_ADDRESS": env_int("SIGNALING_UNKNOWN_ROOMS_PER_MINUTE_PER_ADDRESS", 60),
+    # Engine.IO sessions one client address may hold open on one process.
+    "MAX_SESSIONS_PER_ADDRESS": env_int("SIGNALING_MAX_SESSIONS_PER_ADDRESS", 50),
+    "RESERVE_ACCOUNT_USERNAMES": env_bool("SIGNALING_RESERVE_ACCOUNT_USERNAMES", False),
 }
+# What animomeet.serve gives a request to arrive whole (request line, headers, body).
+HTTP_RECEIVE_TIMEOUT_S = env_int("HTTP_RECEIVE_TIMEOUT_S", 30)
 
 # --- Logging --------------------------------------------------------------------------
 LOGGING = {
