@@ -13,6 +13,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from animomeet.ratelimit import Refused, client_network
+from animomeet import addresses
 
 
 class ApiResponse(JsonResponse):
@@ -141,15 +142,10 @@ def string_field(
 
 
 def client_address(request) -> str:
-    """The caller's IP: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the
-    X-Forwarded-For entry that the outermost trusted proxy appended (entries left of it
-    are whatever the client sent, so they are not believed)."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    remote = request.META.get("REMOTE_ADDR", "")
-    if hops <= 0:
-        return remote
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
-    return forwarded[-hops] if len(forwarded) >= hops else remote
+    """The caller's IP (animomeet/addresses.py), behind TRUSTED_PROXY_COUNT proxies."""
+    return addresses.client_address(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""), settings.TRUSTED_PROXY_COUNT
+    )
 
 
 def client_id(request) -> str:

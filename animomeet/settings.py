@@ -226,7 +226,18 @@ SIGNALING = {
     "RECOVERY_WINDOW_S": env_int("SIGNALING_RECOVERY_WINDOW_S", 30),
     "RECOVERY_MAX_PACKETS": env_int("SIGNALING_RECOVERY_MAX_PACKETS", 1000),
     "RECOVERY_MAX_BYTES": env_int("SIGNALING_RECOVERY_MAX_BYTES", 1_000_000),
+    # Per socket: what the server sends it alone in answer to its own events.
+    "REPLY_BYTES_RATE": env_int("SIGNALING_REPLY_BYTES_RATE", 256 * 1024),
+    "REPLY_BYTES_BURST": env_int("SIGNALING_REPLY_BYTES_BURST", 8 * 1024 * 1024),
+    # join-calls for rooms that are no meeting (guessed codes), per socket and per address.
+    "UNKNOWN_ROOMS_PER_MINUTE": env_int("SIGNALING_UNKNOWN_ROOMS_PER_MINUTE", 10),
+    "UNKNOWN_ROOMS_PER_MINUTE_PER_ADDRESS": env_int("SIGNALING_UNKNOWN_ROOMS_PER_MINUTE_PER_ADDRESS", 60),
+    # Engine.IO sessions one client address may hold open on one process.
+    "MAX_SESSIONS_PER_ADDRESS": env_int("SIGNALING_MAX_SESSIONS_PER_ADDRESS", 50),
+    "RESERVE_ACCOUNT_USERNAMES": env_bool("SIGNALING_RESERVE_ACCOUNT_USERNAMES", False),
 }
+# What animomeet.serve gives a request to arrive whole (request line, headers, body).
+HTTP_RECEIVE_TIMEOUT_S = env_int("HTTP_RECEIVE_TIMEOUT_S", 30)
 
 # --- Logging --------------------------------------------------------------------------
 _APP_LOG_LEVEL = "INFO" if PRODUCTION else "DEBUG"  # development stays verbose, DEBUG or not

@@ -7,12 +7,14 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.asyncio import Redis
 
+from animomeet.addresses import client_address
 from animomeet.origins import origin_allowed
 from signaling.engine.asgi.routing import engine_application
 from signaling.engine.broker.cluster import ClusterBroker
 from signaling.engine.broker.redis_pools import waiting_pool
 from signaling.engine.recovery import RecoveryConfig
 from signaling.engine.server import ServerConfig, SocketServer
+from signaling.engine.session import Handshake
 from signaling.meeting.context import MeetingConfig
 from signaling.meeting.directory import Directory
 from signaling.meeting.events import MeetingEvents
@@ -45,6 +47,10 @@ def _understands_recovery(headers) -> bool:
     return not agent.startswith(("Python/", "python-requests/", "Python-urllib/")) and "websocket-client" not in agent
 
 
+def _client_address(handshake: Handshake) -> str:
+    return client_address(handshake.client, handshake.headers.get("x-forwarded-for", ""), settings.TRUSTED_PROXY_COUNT)
+
+
 def build_signaling() -> Signaling:
     conf = settings.SIGNALING
     config = ServerConfig(
@@ -60,6 +66,8 @@ def build_signaling() -> Signaling:
             max_bytes=conf["RECOVERY_MAX_BYTES"],
         ),
         recovery_capable=_understands_recovery,
+        client_address=_client_address,
+        max_sessions_per_address=conf["MAX_SESSIONS_PER_ADDRESS"] or None,  # 0: no limit
     )
     redis = None
     if settings.REDIS_URL:
@@ -81,6 +89,11 @@ def build_signaling() -> Signaling:
             waiting_timeout=conf["WAITING_TIMEOUT_S"],
             event_rate=conf["EVENT_RATE"],
             event_burst=conf["EVENT_BURST"],
+            reply_rate=conf["REPLY_BYTES_RATE"],
+            reply_burst=conf["REPLY_BYTES_BURST"],
+            unknown_rooms_per_socket=conf["UNKNOWN_ROOMS_PER_MINUTE"],
+            unknown_rooms_per_address=conf["UNKNOWN_ROOMS_PER_MINUTE_PER_ADDRESS"],
+            reserve_account_usernames=conf["RESERVE_ACCOUNT_USERNAMES"],
             token_cookie=settings.AUTH_COOKIE_NAME,
         ),
     )

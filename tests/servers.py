@@ -1,4 +1,5 @@
-"""Real daphne processes for tests: started on a free port, stopped by process group."""
+"""Real daphne processes for tests (animomeet.serve): started on a free port, stopped by
+process group."""
 
 import os
 import signal
@@ -35,7 +36,8 @@ class DaphneServer:
     def start(self, timeout: float = 20.0) -> "DaphneServer":
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", *self.daphne_args, "-b", "127.0.0.1", "-p", str(self.port), self.app],
+            # As the README runs it: with the receive deadline, without the access log.
+            [sys.executable, "-m", "animomeet.serve", "-v", "0", *self.daphne_args, "-b", "127.0.0.1", "-p", str(self.port), self.app],
             cwd=ROOT,
             env=self.env,
             stdout=log,

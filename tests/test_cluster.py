@@ -9,6 +9,7 @@ import time
 import uuid
 
 import orjson
+import redis
 import pytest
 import requests
 import websocket
@@ -269,3 +270,39 @@ def test_a_redis_restart_mid_call_gives_clean_errors_then_calls_work_again(clust
     assert b.wait_event("chat-message", after=mark)[0]["data"] == "back"
     a.emit("signal", b.id, "after the restart")
     assert b.wait_event("signal", where=lambda args: args[1] == "after the restart")[0] == a.id
+
+
+def test_a_session_id_that_no_live_process_owns_is_refused_at_once(cluster, redis_url):
+    # The default heartbeat: a forwarded poll would be held for 45 s, a POST for 30.
+    first, second = cluster(2, SIGNALING_PING_INTERVAL_MS=25000, SIGNALING_PING_TIMEOUT_MS=20000)
+    unknown = {"code": 1, "message": "Session ID unknown"}
+    polling = f"{first.url}/socket.io/?EIO=4&transport=polling&sid="
+    made_up = "A" * 20 + ".deadbeef"  # names a process that does not exist
+
+    got = requests.get(polling + made_up, timeout=5)
+    assert (got.status_code, got.json()) == (400, unknown)
+    posted = requests.post(polling + made_up, data=b"4" + b"x" * 900_000, timeout=5)
+    assert (posted.status_code, posted.json()) == (400, unknown)
+    assert list(redis.Redis.from_url(redis_url).scan_iter("*deadbeef*")) == []  # nothing parked
+    assert closed_at_once(f"ws://{first.url[7:]}/socket.io/?EIO=4&transport=websocket&sid={made_up}")
+
+    # A made-up session of a live process: its owner says it knows none.
+    live = PollingClient(second.url).sid
+    forged = "B" * 20 + live[live.rindex("."):]
+    got = requests.get(polling + forged, timeout=5)
+    assert (got.status_code, got.json()) == (400, unknown)
+    assert closed_at_once(f"ws://{first.url[7:]}/socket.io/?EIO=4&transport=websocket&sid={forged}")
+
+
+def closed_at_once(url: str) -> bool:
+    """Whether the server closes a WebSocket to `url` before it has been idle 5 s."""
+    ws = websocket.create_connection(url, timeout=5)
+    try:
+        while True:
+            ws.recv()
+    except websocket.WebSocketTimeoutException:
+        return False
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        return True
+    finally:
+        ws.close()

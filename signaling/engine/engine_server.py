@@ -28,6 +28,14 @@ class ServerConfig:
     # appended to every event for an argument of its own.
     recovery: RecoveryConfig = RecoveryConfig()
     recovery_capable: Callable[[Mapping[str, str]], bool] = lambda headers: True
+    # The client's address (the peer's, or what trusted proxies say it is), and how many
+    # sessions one address may hold open on this process at once; None: no limit.
+    client_address: Callable[[Handshake], str] = lambda handshake: handshake.client
+    max_sessions_per_address: int | None = None
+
+
+class TooManySessions(Exception):
+    """The client's address holds `max_sessions_per_address` sessions already."""
 
 
 MessageHandler = Callable[[Session, str | bytes], Awaitable[None]]
@@ -47,6 +55,7 @@ class EngineServer:
         self.connect_timeout = config.connect_timeout
         self.process_id = process_id
         self.sessions: dict[str, Session] = {}
+        self._sessions_per_address: dict[str, int] = {}
         self._on_message = on_message
 
     def new_id(self) -> str:
@@ -57,15 +66,27 @@ class EngineServer:
         """Called by every connection, from the running event loop."""
 
     def open_session(self, transport: Transport, handshake: Handshake) -> Session:
+        """Raises TooManySessions when the client's address has its fill already."""
+        address = self.config.client_address(handshake)
+        held = self._sessions_per_address.get(address, 0)
+        limit = self.config.max_sessions_per_address
+        if limit is not None and held >= limit:
+            raise TooManySessions(address)
         session = Session(self, transport, handshake)
         self.sessions[session.sid] = session
+        self._sessions_per_address[address] = held + 1
         return session
 
-    def session_for(self, sid: str) -> SessionEndpoint | None:
+    async def session_for(self, sid: str) -> SessionEndpoint | None:
         return self.sessions.get(sid)
 
     async def message_received(self, session: Session, data: str | bytes) -> None:
         await self._on_message(session, data)
 
     async def session_closed(self, session: Session, reason: str) -> None:
-        self.sessions.pop(session.sid, None)
+        if self.sessions.pop(session.sid, None) is None:
+            return
+        address = self.config.client_address(session.handshake)
+        held = self._sessions_per_address.pop(address, 1) - 1
+        if held:
+            self._sessions_per_address[address] = held

@@ -412,13 +412,13 @@ class SocketServer(EngineServer):
 
     # --- sessions, for the transports --------------------------------------------------
 
-    def session_for(self, sid: str) -> SessionEndpoint | None:
+    async def session_for(self, sid: str) -> SessionEndpoint | None:
         """The session with this sid: a local one, a stand-in for one that another
         process owns, or None."""
         session = self.sessions.get(sid)
         if session is not None:
             return session
-        return self.broker.remote_session(sid)
+        return await self.broker.remote_session(sid)
 
     # --- for the broker (LocalEndpoint) ------------------------------------------------
 

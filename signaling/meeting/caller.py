@@ -10,7 +10,10 @@ from signaling.meeting.ratelimit import TokenBucket
 @dataclass(slots=True)
 class Caller:
     account: Account | None  # from the token; None for a guest
+    token: str | None  # the token that named the account, checked again before each use of its rights
     bucket: TokenBucket  # the socket's event rate limit
+    replies: TokenBucket  # what the server sends it alone, in characters (MeetingContext.reply)
+    unknown_rooms: TokenBucket  # its join-calls for rooms that are no meeting
     room: str | None = None  # the call it is in
     waiting: str | None = None  # the call it waits to be admitted to
     wait_timer: asyncio.TimerHandle | None = None

@@ -4,7 +4,7 @@ driver blocks), so that one slow query never stalls the event loop."""
 import asyncio
 from dataclasses import dataclass
 
-from accounts.services import user_for_token
+from accounts.services import user_for_token, username_exists
 from meetings.services import meeting_json, touch_meeting
 from signaling.meeting.state.base import MeetingInfo
 
@@ -19,7 +19,12 @@ class Directory:
     """Accounts and meetings, through their apps' services."""
 
     async def identify(self, token: str) -> Account | None:
+        """The account holding this token, unless it was revoked or has expired."""
         return await asyncio.to_thread(_identify, token)
+
+    async def username_taken(self, username: str) -> bool:
+        """Whether an account has this username (one indexed look-up)."""
+        return await asyncio.to_thread(username_exists, username)
 
     async def open_meeting(self, code: str) -> MeetingInfo | None:
         """The meeting behind a room, its `lastActive` refreshed; None if there is none."""

@@ -55,11 +55,15 @@ class MeetingEvents:
         namespace.on_command(EXPEL)(self.host_controls.expelled)
 
     def _guarded(self, event: str, handler):
-        """Rate limit, and turn a Rejected into the sender's call-error."""
+        """Rate limits, and turn a Rejected into the sender's call-error."""
 
         async def run(socket: Socket, args: list):
-            if not caller_of(socket).bucket.allow(time.monotonic()):
+            caller, now = caller_of(socket), time.monotonic()
+            if not caller.bucket.allow(now):
                 await self._refuse(socket, event, "too many events; slow down")
+                return None
+            if not caller.replies.in_credit(now):
+                await self._refuse(socket, event, "too much was sent to you lately; slow down")
                 return None
             try:
                 return await handler(socket, args)
@@ -75,7 +79,7 @@ class MeetingEvents:
 
     async def _refuse(self, socket: Socket, event: str, message: str) -> None:
         log.info("refused %s from %s: %s", event, socket.id, message)
-        await socket.emit(CALL_ERROR, {"event": event, "message": message})
+        await self.ctx.reply(socket, CALL_ERROR, {"event": event, "message": message})
 
     # --- from elsewhere: other processes, the REST API, the admin, commands -------------
 

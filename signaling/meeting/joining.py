@@ -11,16 +11,22 @@ from signaling.meeting import payloads, validation
 from signaling.meeting.caller import Caller
 from signaling.meeting.context import MeetingContext, caller_of, room_key
 from signaling.meeting.media import Media
-from signaling.meeting.ratelimit import TokenBucket
+from signaling.meeting.ratelimit import BucketsByKey, TokenBucket
 from signaling.meeting.state.base import MeetingInfo, Participant
 from signaling.meeting.validation import Rejected
 from signaling.meeting.waiting_room import WaitingRoom
+
+
+TOO_MANY_UNKNOWN_ROOMS = "too many attempts at calls that are no meeting; slow down"
+RESERVED_USERNAME = "that username belongs to an account: log in to use it"
 
 
 class Calls:
     def __init__(self, ctx: MeetingContext, waiting_room: WaitingRoom):
         self.ctx = ctx
         self.waiting_room = waiting_room
+        per_address = ctx.config.unknown_rooms_per_address
+        self.unknown_rooms_by_address = BucketsByKey(per_address / 60, per_address)
 
     # --- connection --------------------------------------------------------------------
 
@@ -33,8 +39,14 @@ class Calls:
         account = await self.ctx.directory.identify(credential.token) if credential is not None else None
         if account is None and credential is not None and not credential.from_cookie:
             raise ConnectionRefused("Invalid token, login again")
-        config = self.ctx.config
-        socket.data = Caller(account, TokenBucket(config.event_rate, config.event_burst, time.monotonic()))
+        config, now = self.ctx.config, time.monotonic()
+        socket.data = Caller(
+            account,
+            credential.token if account is not None else None,
+            TokenBucket(config.event_rate, config.event_burst, now),
+            TokenBucket(config.reply_rate, config.reply_burst, now),
+            TokenBucket(config.unknown_rooms_per_socket / 60, config.unknown_rooms_per_socket, now),
+        )
 
     async def disconnect(self, socket: Socket, reason: str) -> None:
         await self.leave(socket)
@@ -49,16 +61,26 @@ class Calls:
         payload = validation.payload_object(args)
         room = room_key(payload.get("roomID"))
         caller = caller_of(socket)
-        if caller.room == room and await self._rejoin(socket, room):
+        if caller.room == room and await self.rejoined(socket, room):
             return
-        if caller.account is not None:
-            username = caller.account.username
-            name = validation.text(payload.get("name"), "name", validation.NAME_MAX, required=False, default=caller.account.name)
+        if caller.waiting == room:
+            # Knocking again: the hosts were told once, when it began to wait.
+            await self.ctx.reply(socket, "waiting", {"roomID": room})
+            return
+        unknown_rooms = self._unknown_rooms(socket)
+        account = await self.ctx.verified_account(socket)
+        if account is not None:
+            username = account.username
+            name = validation.text(payload.get("name"), "name", validation.NAME_MAX, required=False, default=account.name)
         else:
             # Only a label: a guest has no rights that a name could claim. (Today's client
             # polls without credentials from another origin, so a logged-in user's socket
-            # arrives without its cookie and must still be able to join under its name.)
-            username = validation.text(payload.get("username"), "username", validation.USERNAME_MAX, required=False, default="guest")
+            # arrives without its cookie and must still be able to join under its name,
+            # unless the deployment reserves account usernames.)
+            claimed = validation.text(payload.get("username"), "username", validation.USERNAME_MAX, required=False)
+            if claimed is not None and self.ctx.config.reserve_account_usernames and await self.ctx.directory.username_taken(claimed):
+                raise Rejected(RESERVED_USERNAME)
+            username = claimed or "guest"
             name = validation.text(payload.get("name"), "name", validation.NAME_MAX, required=False, default=username)
         media = Media.from_join(payload)
         # Asking for a call ends any wait for one, before anything awaits: an admission
@@ -68,6 +90,8 @@ class Calls:
         if not socket.connected:
             return  # the client went away while the database answered
         if meeting is None and not self.ctx.config.allow_unknown_rooms:
+            for bucket in unknown_rooms:
+                bucket.charge(1)
             raise Rejected("No such meeting found")
 
         if caller.room not in (None, room):
@@ -87,17 +111,6 @@ class Calls:
                 await self.waiting_room.wait(socket, room, member, meeting)
                 return
         await self.enter(socket, room, member, meeting)
-
-    async def _rejoin(self, socket: Socket, room: str) -> bool:
-        """A `join-call` for the call the socket is in (today's web client sends one on
-        every connect, a recovered one included): its own `user-joined`, with the roster
-        as it is now, to it alone; nothing to the others, no history again."""
-        roster = await self.ctx.state.roster(room)
-        member = next((p for p in roster if p.id == socket.id), None)
-        if member is None:
-            return False  # the room state lost it (a store restart): a full join mends it
-        await socket.emit("user-joined", self._own_joined(member, roster))
-        return True
 
     def _own_joined(self, member: Participant, roster: list[Participant]) -> dict:
         """The joiner's own `user-joined` also carries its ICE servers (a field today's
@@ -123,12 +136,33 @@ class Calls:
         # The joiner learns the others' names and media state only from user-joined.
         for other in roster:
             if other.id != member.id:
-                await socket.emit("user-joined", {**payloads.joined(other, roster), "existing": True})
+                await self.ctx.reply(socket, "user-joined", {**payloads.joined(other, roster), "existing": True})
         for message in await state.chat_history(room):
-            await socket.emit("chat-message", message)
+            await self.ctx.reply(socket, "chat-message", message)
         if meeting is not None and meeting.privileged(member.account):
             for waiter in await state.waiting(room):
-                await socket.emit("admit-request", payloads.waiter(waiter))
+                await self.ctx.reply(socket, "admit-request", payloads.waiter(waiter))
+
+    async def rejoined(self, socket: Socket, room: str) -> bool:
+        """A join-call from a socket already in that call: its own user-joined, to it
+        alone, with the room as it is now; nothing to the others, no roster entries or
+        history again. False when the room state has lost it (Redis restarted): it then
+        joins anew."""
+        roster = await self.ctx.state.roster(room)
+        member = next((p for p in roster if p.id == socket.id), None)
+        if member is None:
+            return False
+        await self.ctx.reply(socket, "user-joined", self._own_joined(member, roster))
+        return True
+
+    def _unknown_rooms(self, socket: Socket) -> tuple[TokenBucket, ...]:
+        """The socket's and its address's budgets of join-calls for rooms that are no
+        meeting (guessing codes); Rejected when either is spent."""
+        now = time.monotonic()
+        buckets = caller_of(socket).unknown_rooms, self.unknown_rooms_by_address.of(self.ctx.client_address(socket), now)
+        if not all(bucket.in_credit(now) for bucket in buckets):
+            raise Rejected(TOO_MANY_UNKNOWN_ROOMS)
+        return buckets
 
     # --- leaving -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ def joined(member: Participant, roster: list[Participant]) -> dict:
         "clients": [p.id for p in roster],
         "username": member.username,
         "name": member.name,
+        "verified": member.account is not None,  # the username is an account's, by its token
         "usernamesMap": {p.id: p.username for p in roster},
         "namesMap": {p.id: p.name for p in roster},
         **member.media.to_wire(),

@@ -7,6 +7,7 @@ from signaling.engine.server import Namespace, Socket
 from signaling.meeting import payloads, validation
 from signaling.meeting.context import MeetingContext, caller_of, room_key, room_of
 from signaling.meeting.media import Media
+from signaling.meeting.state.base import MeetingInfo
 from signaling.meeting.validation import Rejected
 
 log = logging.getLogger("signaling.meeting")
@@ -14,6 +15,16 @@ log = logging.getLogger("signaling.meeting")
 
 async def announce_media(ns: Namespace, room: str, socket_id: str, media: Media, skip: Socket | None) -> None:
     await ns.emit("user-media-update", payloads.media_update(socket_id, media), room=room, skip=skip)
+
+
+def _turned_off_by_host(meeting: MeetingInfo, media: Media, screen_share: bool) -> str | None:
+    """Why a participant may not turn this on, if the host's controls forbid it."""
+    for kind, control in (("audio", "audioAllowed"), ("video", "videoAllowed")):
+        if media.enabled(kind) and not meeting.allows(control):
+            return f"the host has turned off {kind} for participants"
+    if screen_share and not meeting.allows("screenShareAllowed"):
+        return "the host has turned off screen sharing for participants"
+    return None
 
 
 class Relay:
@@ -48,12 +59,10 @@ class Relay:
             raise Rejected("you are not in that call")
         media = Media.from_toggle(payload)
         meeting = await self.ctx.state.meeting(room)
-        if meeting is not None and not meeting.privileged(caller_of(socket).account_name):
-            for kind, control in (("audio", "audioAllowed"), ("video", "videoAllowed")):
-                if media.enabled(kind) and not meeting.allows(control):
-                    raise Rejected(f"the host has turned off {kind} for participants")
-            if validation.flag(payload.get("peerScreenShareEnabled"), "peerScreenShareEnabled") and not meeting.allows("screenShareAllowed"):
-                raise Rejected("the host has turned off screen sharing for participants")
+        if meeting is not None:
+            refusal = _turned_off_by_host(meeting, media, validation.flag(payload.get("peerScreenShareEnabled"), "peerScreenShareEnabled"))
+            if refusal is not None and not await self.ctx.privileged(socket, meeting):  # hosts are exempt
+                raise Rejected(refusal)
         await self.ctx.state.set_media(room, socket.id, media.stored())
         await announce_media(self.ctx.ns, room, socket.id, media, skip=socket)
 

@@ -36,7 +36,7 @@ class WaitingRoom:
         caller.wait_timer = tasks.later(
             self.ctx.config.waiting_timeout, lambda: self._waited_too_long(socket, room), "waiting-room timeout"
         )
-        await socket.emit("waiting", {"roomID": room})
+        await self.ctx.reply(socket, "waiting", {"roomID": room})
         for other in await state.roster(room):
             if meeting.privileged(other.account):
                 await self.ctx.ns.emit_to(other.id, "admit-request", payloads.waiter(member))

@@ -24,7 +24,7 @@ from signaling.engine.protocol.engineio import (
     encode_payload,
 )
 from signaling.engine import tasks
-from signaling.engine.engine_server import EngineServer, ServerConfig
+from signaling.engine.engine_server import EngineServer, ServerConfig, TooManySessions
 from signaling.engine.session import Handshake, SessionEndpoint
 
 log = logging.getLogger("signaling.consumers")
@@ -37,6 +37,7 @@ BAD_REQUEST = (3, "Bad request")
 FORBIDDEN = (4, "Forbidden")
 UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 PAYLOAD_TOO_LARGE = (BAD_REQUEST[0], "Payload too large")
+TOO_MANY_SESSIONS = (FORBIDDEN[0], "Too many sessions from this address")
 
 
 class RequestRefused(Exception):
@@ -111,19 +112,21 @@ class WebSocketConsumer(LeanConsumer):
 
     async def websocket_connect(self, message):
         handshake = self.handshake
+        sid = handshake.query.get("sid")
         try:
             check_request(self.server.config, handshake, Transport.WEBSOCKET)
-        except RequestRefused:
+            if not sid:
+                self.session = self.server.open_session(Transport.WEBSOCKET, handshake)
+        except (RequestRefused, TooManySessions):
+            # Refused before the handshake: the client gets an HTTP 403.
             await self.base_send({"type": "websocket.close", "code": 4400})
             raise StopConsumer from None
         await self.base_send({"type": "websocket.accept"})
-        sid = handshake.query.get("sid")
         if not sid:
-            self.session = self.server.open_session(Transport.WEBSOCKET, handshake)
             self.session.attach_websocket(self.write, self.close)
             await self.write(encode_frame(self.session.engine.handshake()))
             return
-        session = self.server.session_for(sid)
+        session = await self.server.session_for(sid)
         if session is None or not await session.begin_upgrade(self.write, self.close):
             # As the reference server does: the WebSocket opens, then closes at once.
             await self.close()
@@ -194,7 +197,7 @@ class PollingConsumer(LeanConsumer):
                 session = self.server.open_session(Transport.POLLING, handshake)
                 await self.respond(200, encode_payload([session.engine.handshake()]).encode())
                 return
-            session = self.server.session_for(sid)
+            session = await self.server.session_for(sid)
             if session is None or session.closed:
                 raise RequestRefused(SESSION_ID_UNKNOWN)
             if method == "GET":
@@ -207,10 +210,14 @@ class PollingConsumer(LeanConsumer):
                 raise RequestRefused(BAD_HANDSHAKE_METHOD)
         except RequestRefused as refusal:
             await self.refuse(refusal.status, refusal.error)
+        except TooManySessions:
+            await self.refuse(429, TOO_MANY_SESSIONS)
         except PayloadTooLarge:
             await self.refuse(413, PAYLOAD_TOO_LARGE)
-        except (ProtocolError, SessionClosed):
+        except ProtocolError:
             await self.refuse(400, BAD_REQUEST)
+        except SessionClosed:  # it closed meanwhile, or its owner knows no such session
+            await self.refuse(400, SESSION_ID_UNKNOWN)
 
     async def refuse(self, status: int, error: tuple[int, str]) -> None:
         body = orjson.dumps({"code": error[0], "message": error[1]})

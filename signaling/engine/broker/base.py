@@ -59,9 +59,9 @@ class Broker:
         none does."""
         return False
 
-    def remote_session(self, sid: str) -> SessionEndpoint | None:
-        """A stand-in for a session another process owns, or None when no other process
-        can own it."""
+    async def remote_session(self, sid: str) -> SessionEndpoint | None:
+        """A stand-in for a session another live process owns, or None when no other
+        process can own it."""
         return None
 
 

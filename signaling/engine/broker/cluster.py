@@ -48,6 +48,7 @@ class ClusterBroker(Broker):
         self._links: dict[str, tuple] = {}  # link id -> (write, close) of a local WebSocket
         self._remote_sockets: dict[str, RemoteWebSocket] = {}  # link id -> stand-in here
         self._loops: list[asyncio.Task] = []
+        self._live: set[str] = set()  # processes whose presence key the last heartbeat saw
         self._handlers = {
             m.Deliver: self._on_deliver,
             m.Command: self._on_command,
@@ -129,11 +130,22 @@ class ClusterBroker(Broker):
 
     # --- sessions owned elsewhere ------------------------------------------------------
 
-    def remote_session(self, sid):
+    async def remote_session(self, sid):
         owner = ids.owner_of(sid)
-        if owner is None or owner == self.process_id:
+        if owner is None or owner == self.process_id or not await self._alive(owner):
             return None
         return RemoteSession(self, sid, owner)
+
+    async def _alive(self, process: str) -> bool:
+        """Whether a process of that id is in the cluster: known from the last heartbeat,
+        else asked of Redis once. A request naming a made-up process is refused at once
+        and forwards nothing (a send to a channel nobody reads waits in Redis)."""
+        if process in self._live:
+            return True
+        if await self.redis.exists(self._key("alive", process)):
+            self._live.add(process)
+            return True
+        return False
 
     async def request(self, owner: str, message: m.Poll | m.Post, timeout: float) -> m.Reply:
         rid = secrets.token_hex(8)
@@ -286,9 +298,11 @@ class ClusterBroker(Broker):
             await self.room_created(namespace, room)
 
     async def _reap_dead(self, members_key: str) -> None:
+        live = set()
         for process in await self.redis.smembers(members_key):
             process = process.decode()
             if process == self.process_id or await self.redis.exists(self._key("alive", process)):
+                live.add(process)
                 continue
             # One survivor reaps each dead process.
             if not await self.redis.set(self._key("reaping", process), self.process_id, nx=True, px=60_000):
@@ -301,3 +315,4 @@ class ClusterBroker(Broker):
                 await self.layer.group_discard(group.decode(), self._channel_of(process))
             await self.redis.delete(groups_key)
             await self.redis.srem(members_key, process)
+        self._live = live
