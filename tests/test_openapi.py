@@ -120,3 +120,10 @@ def test_the_document_covers_every_route():
 def test_the_server_answers_as_documented(case, api_server, fresh_token):
     headers = {"Authorization": f"Bearer {fresh_token()}"} if case.operation.definition.raw.get("security") else None
     case.call_and_validate(base_url=api_server.url, headers=headers)
+
+
+@pytest.fixture(autouse=True)
+def empty_collections():
+    """The accounts this module's server makes stay for the whole module: over the wire
+    that server shares the test database, which the suite's own fixture empties per test."""
+    yield
