@@ -36,25 +36,33 @@ RECOVERABLE_REASONS = frozenset({engineio.CLIENT_CLOSE, engineio.PING_TIMEOUT, e
 class Outbox:
     """The newest events sent to one socket, with their offsets, within bounds. Dropping
     the oldest is fine while the client reads them; a replay that would need a dropped
-    one is refused (`since` answers None), never made with a gap."""
+    one is refused (`since` answers None), never made with a gap.
 
-    __slots__ = ("config", "_entries", "_bytes", "_dropped_upto")
+    Three parallel deques rather than a tuple per event: a broadcast then adds no object
+    per recipient for the garbage collector to scan (the messages are the broadcast's own,
+    shared by every recipient; offsets and sizes are plain ints)."""
+
+    __slots__ = ("config", "_offsets", "_messages", "_sizes", "_bytes", "_dropped_upto")
 
     def __init__(self, config: RecoveryConfig):
         self.config = config
-        self._entries: deque = deque()  # (offset, messages, size)
+        self._offsets: deque[int] = deque()
+        self._messages: deque[list] = deque()
+        self._sizes: deque[int] = deque()
         self._bytes = 0
         self._dropped_upto = 0  # the newest offset no longer kept
 
-    def add(self, offset: int, messages: list) -> None:
-        size = sum(len(m) for m in messages)
-        self._entries.append((offset, messages, size))
+    def add(self, offset: int, messages: list, size: int) -> None:
+        """`size`: the bytes of `messages`, counted once by the sender of a broadcast."""
+        self._offsets.append(offset)
+        self._messages.append(messages)
+        self._sizes.append(size)
         self._bytes += size
         config = self.config
-        while len(self._entries) > config.max_packets or self._bytes > config.max_bytes:
-            dropped, _, dropped_size = self._entries.popleft()
-            self._bytes -= dropped_size
-            self._dropped_upto = dropped
+        while len(self._offsets) > config.max_packets or self._bytes > config.max_bytes:
+            self._dropped_upto = self._offsets.popleft()
+            self._messages.popleft()
+            self._bytes -= self._sizes.popleft()
 
     def since(self, offset: int | None) -> list | None:
         """The messages of every event after `offset` (None: the client has received no
@@ -62,11 +70,11 @@ class Outbox:
         after = offset or 0
         if after < self._dropped_upto:
             return None
-        messages = []
-        for entry_offset, entry_messages, _ in self._entries:
+        missed = []
+        for entry_offset, messages in zip(self._offsets, self._messages):
             if entry_offset > after:
-                messages.extend(entry_messages)
-        return messages
+                missed.extend(messages)
+        return missed
 
 
 class UnknownOffset(ValueError):

@@ -47,6 +47,17 @@ class ConnectionRefused(Exception):
         self.data = data
 
 
+class Stamped:
+    """An event's messages with its offset appended, encoded once for all its recipients."""
+
+    __slots__ = ("offset", "messages", "size")
+
+    def __init__(self, messages: list, offset: int):
+        self.offset = offset
+        self.messages = socketio.with_offset(messages, str(offset))
+        self.size = sum(map(len, self.messages))
+
+
 class Socket:
     """One client's connection to one namespace. With connection state recovery it can
     outlive its session: while its client is away (`session` None) it stays in its rooms
@@ -97,29 +108,26 @@ class Socket:
             self._acks[ack_id] = callback
             await self._write(socketio.encode_event(self.namespace.name, [event, *args], ack_id))
             return
-        messages = socketio.encode_event(self.namespace.name, [event, *args])
-        if self._outbox is None:
-            await self._write(messages)
-        else:
-            offset = self.namespace.server.next_offset()
-            await self.deliver(messages, socketio.with_offset(messages, str(offset)), offset)
+        await self.send(socketio.encode_event(self.namespace.name, [event, *args]))
 
     async def send(self, messages: list) -> None:
-        """Already-encoded Socket.IO events (shared by every member of a broadcast)."""
-        if self._outbox is None:
-            await self._write(messages)
-        else:
-            offset = self.namespace.server.next_offset()
-            await self.deliver(messages, socketio.with_offset(messages, str(offset)), offset)
+        """Already-encoded Socket.IO events, for this socket alone."""
+        if self._outbox is not None:
+            messages = self._keep(Stamped(messages, self.namespace.server.next_offset()))
+        await self._write(messages)
 
-    async def deliver(self, messages: list, stamped: list, offset: int) -> None:
-        """An event in its two encodings: plain, and `stamped` with its offset (for a
-        client that recovers, which keeps it for a replay)."""
-        if self._outbox is None:
-            await self._write(messages)
-        else:
-            self._outbox.add(offset, stamped)
-            await self._write(stamped)
+    async def deliver(self, messages: list, stamped: "Stamped | None") -> None:
+        """An event in its two encodings: plain, and `stamped` with its offset (None
+        without recovery) for a client that recovers, shared by every recipient of a
+        broadcast."""
+        if self._outbox is not None:
+            messages = self._keep(stamped)
+        await self._write(messages)
+
+    def _keep(self, stamped: "Stamped") -> list:
+        """Keeps the event for a replay; returns what to write."""
+        self._outbox.add(stamped.offset, stamped.messages, stamped.size)
+        return stamped.messages
 
     async def _write(self, messages: list) -> None:
         if self._held is not None:
@@ -230,11 +238,11 @@ class Namespace:
         """To each socket but `skip_id`, with one offset for all of them; one recipient's
         failure never starves the others."""
         offset = self.server.next_offset()
-        stamped = socketio.with_offset(messages, str(offset)) if offset is not None else messages
+        stamped = Stamped(messages, offset) if offset is not None else None
         for socket in tuple(sockets):
             if socket.id != skip_id:
                 try:
-                    await socket.deliver(messages, stamped, offset)
+                    await socket.deliver(messages, stamped)
                 except Exception:
                     log.exception("delivery to %s failed", socket.id)
 
@@ -300,7 +308,6 @@ class Namespace:
         if missed is None:
             log.info("socket %s cannot be recovered (offset %r); it ends", socket.id, raw_offset)
             await self._remove(socket, RECOVERY_FAILED)
-            self.server.recoveries_failed += 1
             return False
         if socket._expiry is not None:
             socket._expiry.cancel()
@@ -317,14 +324,12 @@ class Namespace:
         await session.send_messages(session.sio.accept(self.name, socket.id, socket.pid))
         await session.send_messages(missed)
         await socket._release()
-        self.server.recoveries_succeeded += 1
         log.info("socket %s recovered (%d messages replayed)", socket.id, len(missed))
         return True
 
     async def _abandon(self, socket: Socket, payload: dict) -> None:
         if socket.pid is not None and socket.pid == payload.get("pid"):
             log.info("socket %s: its client came back on another process; it ends", socket.id)
-            self.server.recoveries_failed += 1
             await self._remove(socket, RECOVERY_FAILED)
 
     def _detach(self, socket: Socket, session: Session) -> None:
@@ -387,7 +392,6 @@ class SocketServer(EngineServer):
         self.broker.bind(self)
         self._started = False
         self._last_offset = 0
-        self.recoveries_succeeded = self.recoveries_failed = 0
         self.of(socketio.DEFAULT_NAMESPACE)
 
     def next_offset(self) -> int | None:

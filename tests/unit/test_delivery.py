@@ -17,7 +17,7 @@ class Recipient:
         self.fails = fails
         self.received: list = []
 
-    async def deliver(self, messages: list, stamped: list, offset) -> None:
+    async def deliver(self, messages: list, stamped) -> None:
         if self.fails:
             raise RuntimeError("connection lost mid-broadcast")
         self.received.extend(messages)
