@@ -38,31 +38,34 @@ class Outbox:
     the oldest is fine while the client reads them; a replay that would need a dropped
     one is refused (`since` answers None), never made with a gap.
 
-    Three parallel deques rather than a tuple per event: a broadcast then adds no object
-    per recipient for the garbage collector to scan (the messages are the broadcast's own,
-    shared by every recipient; offsets and sizes are plain ints)."""
+    One flat deque of (offset, messages, size) runs rather than a tuple per event: a
+    broadcast then adds no object per recipient for the garbage collector to scan (the
+    messages are the broadcast's own, shared by every recipient), and a socket holds one
+    deque, not three."""
 
-    __slots__ = ("config", "_offsets", "_messages", "_sizes", "_bytes", "_dropped_upto")
+    __slots__ = ("config", "_entries", "_count", "_bytes", "_dropped_upto")
 
     def __init__(self, config: RecoveryConfig):
         self.config = config
-        self._offsets: deque[int] = deque()
-        self._messages: deque[list] = deque()
-        self._sizes: deque[int] = deque()
+        self._entries: deque = deque()  # offset, messages, size, offset, messages, size...
+        self._count = 0
         self._bytes = 0
         self._dropped_upto = 0  # the newest offset no longer kept
 
     def add(self, offset: int, messages: list, size: int) -> None:
         """`size`: the bytes of `messages`, counted once by the sender of a broadcast."""
-        self._offsets.append(offset)
-        self._messages.append(messages)
-        self._sizes.append(size)
+        entries = self._entries
+        entries.append(offset)
+        entries.append(messages)
+        entries.append(size)
+        self._count += 1
         self._bytes += size
         config = self.config
-        while len(self._offsets) > config.max_packets or self._bytes > config.max_bytes:
-            self._dropped_upto = self._offsets.popleft()
-            self._messages.popleft()
-            self._bytes -= self._sizes.popleft()
+        while self._count > config.max_packets or self._bytes > config.max_bytes:
+            self._dropped_upto = entries.popleft()
+            entries.popleft()
+            self._bytes -= entries.popleft()
+            self._count -= 1
 
     def since(self, offset: int | None) -> list | None:
         """The messages of every event after `offset` (None: the client has received no
@@ -71,7 +74,8 @@ class Outbox:
         if after < self._dropped_upto:
             return None
         missed = []
-        for entry_offset, messages in zip(self._offsets, self._messages):
+        entries = iter(self._entries)
+        for entry_offset, messages, _ in zip(entries, entries, entries):
             if entry_offset > after:
                 missed.extend(messages)
         return missed

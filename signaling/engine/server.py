@@ -54,7 +54,7 @@ class Stamped:
 
     def __init__(self, messages: list, offset: int):
         self.offset = offset
-        self.messages = socketio.with_offset(messages, str(offset))
+        self.messages = socketio.with_offset(messages, offset)
         self.size = sum(map(len, self.messages))
 
 
@@ -113,21 +113,25 @@ class Socket:
     async def send(self, messages: list) -> None:
         """Already-encoded Socket.IO events, for this socket alone."""
         if self._outbox is not None:
-            messages = self._keep(Stamped(messages, self.namespace.server.next_offset()))
+            messages = self._keep(messages)
         await self._write(messages)
+
+    def _keep(self, messages: list) -> list:
+        """For a client that recovers: the event stamped with a new offset, kept for a
+        replay."""
+        offset = self.namespace.server.next_offset()
+        stamped = socketio.with_offset(messages, offset)
+        self._outbox.add(offset, stamped, sum(map(len, stamped)))
+        return stamped
 
     async def deliver(self, messages: list, stamped: "Stamped | None") -> None:
         """An event in its two encodings: plain, and `stamped` with its offset (None
         without recovery) for a client that recovers, shared by every recipient of a
         broadcast."""
         if self._outbox is not None:
-            messages = self._keep(stamped)
+            self._outbox.add(stamped.offset, stamped.messages, stamped.size)
+            messages = stamped.messages
         await self._write(messages)
-
-    def _keep(self, stamped: "Stamped") -> list:
-        """Keeps the event for a replay; returns what to write."""
-        self._outbox.add(stamped.offset, stamped.messages, stamped.size)
-        return stamped.messages
 
     async def _write(self, messages: list) -> None:
         if self._held is not None:
@@ -392,12 +396,13 @@ class SocketServer(EngineServer):
         self.broker.bind(self)
         self._started = False
         self._last_offset = 0
+        self._recovering_sockets = config.recovery.enabled  # read per event: kept at hand
         self.of(socketio.DEFAULT_NAMESPACE)
 
     def next_offset(self) -> int | None:
         """The offset of the next event sent (one per event, whatever its recipients);
         None without recovery."""
-        if not self.config.recovery.enabled:
+        if not self._recovering_sockets:
             return None
         self._last_offset += 1
         return self._last_offset

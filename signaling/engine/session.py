@@ -223,15 +223,14 @@ class Session:
     # --- incoming events ---------------------------------------------------------------
 
     async def _handle_events(self, events: list) -> None:
-        for event in events:
-            match event:
-                case MessageReceived(data):
-                    await self.owner.message_received(self, data)
-                    if self.engine.closed:
-                        return
-                case Closed(reason):
-                    await self._finish(reason)
+        for event in events:  # isinstance, not `match`: this loop carries every message
+            if isinstance(event, MessageReceived):
+                await self.owner.message_received(self, event.data)
+                if self.engine.closed:
                     return
+            elif isinstance(event, Closed):
+                await self._finish(event.reason)
+                return
 
     # --- timers ------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ class TokenBucket:
 
     def in_credit(self, now: float) -> bool:
         """Whether a token is there, taking none: for costs known only afterwards (`charge`)."""
+        if self._tokens >= 1:  # a refill only adds: no need for one to say yes
+            return True
         self._refill(now)
         return self._tokens >= 1
 
