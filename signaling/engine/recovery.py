@@ -38,30 +38,35 @@ class Outbox:
     the oldest is fine while the client reads them; a replay that would need a dropped
     one is refused (`since` answers None), never made with a gap.
 
-    One flat deque of (offset, messages, size) runs rather than a tuple per event: a
-    broadcast then adds no object per recipient for the garbage collector to scan (the
-    messages are the broadcast's own, shared by every recipient), and a socket holds one
-    deque, not three."""
+    One flat deque of (offset, messages, size) runs rather than a tuple per event, and an
+    event that is one text message kept as that string: the garbage collector has nothing
+    to scan in the outboxes of a busy call (strings and ints are not tracked), and a
+    socket holds one deque, not three."""
 
-    __slots__ = ("config", "_entries", "_count", "_bytes", "_dropped_upto")
+    __slots__ = ("_max_packets", "_max_bytes", "_entries", "_count", "_bytes", "_dropped_upto")
 
     def __init__(self, config: RecoveryConfig):
-        self.config = config
+        self._max_packets = config.max_packets
+        self._max_bytes = config.max_bytes
         self._entries: deque = deque()  # offset, messages, size, offset, messages, size...
         self._count = 0
         self._bytes = 0
         self._dropped_upto = 0  # the newest offset no longer kept
 
-    def add(self, offset: int, messages: list, size: int) -> None:
-        """`size`: the bytes of `messages`, counted once by the sender of a broadcast."""
+    def add(self, offset: int, messages: list) -> None:
+        if len(messages) == 1:
+            kept = messages[0]
+            size = len(kept)
+        else:
+            kept = messages
+            size = sum(map(len, messages))
         entries = self._entries
         entries.append(offset)
-        entries.append(messages)
+        entries.append(kept)
         entries.append(size)
         self._count += 1
         self._bytes += size
-        config = self.config
-        while self._count > config.max_packets or self._bytes > config.max_bytes:
+        while self._count > self._max_packets or self._bytes > self._max_bytes:
             self._dropped_upto = entries.popleft()
             entries.popleft()
             self._bytes -= entries.popleft()
@@ -77,7 +82,10 @@ class Outbox:
         entries = iter(self._entries)
         for entry_offset, messages, _ in zip(entries, entries, entries):
             if entry_offset > after:
-                missed.extend(messages)
+                if isinstance(messages, list):
+                    missed.extend(messages)
+                else:
+                    missed.append(messages)
         return missed
 
 

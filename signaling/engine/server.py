@@ -50,12 +50,11 @@ class ConnectionRefused(Exception):
 class Stamped:
     """An event's messages with its offset appended, encoded once for all its recipients."""
 
-    __slots__ = ("offset", "messages", "size")
+    __slots__ = ("offset", "messages")
 
     def __init__(self, messages: list, offset: int):
         self.offset = offset
         self.messages = socketio.with_offset(messages, offset)
-        self.size = sum(map(len, self.messages))
 
 
 class Socket:
@@ -121,7 +120,7 @@ class Socket:
         replay."""
         offset = self.namespace.server.next_offset()
         stamped = socketio.with_offset(messages, offset)
-        self._outbox.add(offset, stamped, sum(map(len, stamped)))
+        self._outbox.add(offset, stamped)
         return stamped
 
     async def deliver(self, messages: list, stamped: "Stamped | None") -> None:
@@ -129,7 +128,7 @@ class Socket:
         without recovery) for a client that recovers, shared by every recipient of a
         broadcast."""
         if self._outbox is not None:
-            self._outbox.add(stamped.offset, stamped.messages, stamped.size)
+            self._outbox.add(stamped.offset, stamped.messages)
             messages = stamped.messages
         await self._write(messages)
 
