@@ -11,7 +11,6 @@ import socket
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import orjson
 import pytest

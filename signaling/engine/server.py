@@ -143,6 +143,12 @@ class Socket:
         if held and self.session is not None:
             await self.session.send_messages(held)
 
+    def _stop_expiry(self) -> None:
+        """The recovery window no longer runs: its client is back, or the socket ends."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
     async def _acked(self, ack_id: int, args: list) -> None:
         callback = self._acks.pop(ack_id, None)
         if callback is None:
@@ -312,9 +318,7 @@ class Namespace:
             log.info("socket %s cannot be recovered (offset %r); it ends", socket.id, raw_offset)
             await self._remove(socket, RECOVERY_FAILED)
             return False
-        if socket._expiry is not None:
-            socket._expiry.cancel()
-            socket._expiry = None
+        socket._stop_expiry()
         previous = socket.session
         if previous is not None:  # a new transport before the old one was noticed gone
             self._detach(socket, previous)
@@ -353,9 +357,7 @@ class Namespace:
             return
         if socket.pid is not None:
             self.by_pid.pop(socket.pid, None)
-        if socket._expiry is not None:
-            socket._expiry.cancel()
-            socket._expiry = None
+        socket._stop_expiry()
         if socket.session is not None:
             self._detach(socket, socket.session)
         handler = self.handlers.get("disconnect")
