@@ -230,9 +230,27 @@ def _json_body(schema: str) -> dict:
     return {"required": True, "content": _json(_ref(schema))}
 
 
-def _paths() -> dict:
-    created = _message("The meeting is created and the caller is its host: `new meeting created successfully, code: <code>`")
+def _creation(operation_id: str, summary_note: str, taken_status: str, taken_note: str) -> dict:
+    """check-code and create-meet: one operation, answering a taken code differently."""
     taken = "`A meeting with this code already exists. Try generating new code`"
+    return {
+        "summary": f"Create a meeting with this code {summary_note}".rstrip(),
+        "operationId": operation_id,
+        "tags": ["meetings"],
+        "security": AUTHENTICATED,
+        "parameters": [CODE_TO_CREATE],
+        "responses": {
+            "200": _message("The meeting is created and the caller is its host: `new meeting created successfully, code: <code>`"),
+            taken_status: _error(f"The code is taken: {taken}{taken_note}"),
+            "400": _error("Not a meeting code"),
+            "401": UNAUTHENTICATED,
+            "403": FOREIGN_ORIGIN,
+            "429": RATE_LIMITED,
+        },
+    }
+
+
+def _paths() -> dict:
     return {
         "/": {
             "get": {
@@ -335,39 +353,10 @@ def _paths() -> dict:
             }
         },
         "/api/v1/meeting/check-code/{code}": {
-            "get": {
-                "summary": "Create a meeting with this code (a GET that creates, as the Node backend had it)",
-                "operationId": "checkCode",
-                "tags": ["meetings"],
-                "security": AUTHENTICATED,
-                "parameters": [CODE_TO_CREATE],
-                "responses": {
-                    "429": RATE_LIMITED,
-                    "200": created,
-                    "302": _error(f"The code is taken: {taken} (no `Location`)"),
-                    "400": _error("Not a meeting code"),
-                    "401": UNAUTHENTICATED,
-                    "403": FOREIGN_ORIGIN,
-                },
-            }
+            # 302 without a Location header, as the Node backend answered a taken code here.
+            "get": _creation("checkCode", "(a GET that creates, as the Node backend had it)", "302", " (no `Location`)"),
         },
-        "/api/v1/meeting/create-meet/{code}": {
-            "post": {
-                "summary": "Create a meeting with this code",
-                "operationId": "createMeet",
-                "tags": ["meetings"],
-                "security": AUTHENTICATED,
-                "parameters": [CODE_TO_CREATE],
-                "responses": {
-                    "429": RATE_LIMITED,
-                    "200": created,
-                    "400": _error("Not a meeting code"),
-                    "401": UNAUTHENTICATED,
-                    "403": FOREIGN_ORIGIN,
-                    "409": _error(f"The code is taken: {taken}"),
-                },
-            }
-        },
+        "/api/v1/meeting/create-meet/{code}": {"post": _creation("createMeet", "", "409", "")},
         "/api/v1/meeting/check-meet/{code}": {
             "get": {
                 "summary": "Look a meeting up",
