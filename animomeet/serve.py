@@ -1,21 +1,32 @@
-"""daphne, with the one limit on clients that it lacks: a request must arrive whole (its
-request line, headers and body) within HTTP_RECEIVE_TIMEOUT_S, else its connection is
-dropped. daphne hands a request to the application only once all of it has arrived and
-times out only a connection idle for 60 s, so a client sending a byte now and then would
-hold a connection for as long as it likes (slowloris), unseen by the application.
+"""daphne, with what it lacks for this service:
+
+- A request must arrive whole (its request line, headers and body) within
+  HTTP_RECEIVE_TIMEOUT_S, else its connection is dropped. daphne hands a request to the
+  application only once all of it has arrived and times out only a connection idle for
+  60 s, so a client sending a byte now and then would hold a connection for as long as it
+  likes (slowloris), unseen by the application.
+- A drain on SIGTERM (or SIGINT). daphne speaks no ASGI lifespan: Twisted's signal handler
+  stops the reactor, whose "before shutdown" triggers include daphne's, which cancels
+  every application instance at once. Here that step first drains: /readyz answers 503,
+  the listening sockets close (a load balancer's new connections go elsewhere), and every
+  Engine.IO session closes as recoverable, within SIGNALING_DRAIN_S.
 
 Takes daphne's arguments:
 
     python -m animomeet.serve -v 0 -b 127.0.0.1 -p 8080 animomeet.asgi:application
 """
 
+import asyncio
 import logging
 
 from daphne.cli import CommandLineInterface  # first: it installs Twisted's asyncio reactor
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
+from django.apps import apps
 from django.conf import settings
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
+
+from animomeet import health
 
 log = logging.getLogger("animomeet.serve")
 
@@ -25,6 +36,28 @@ class ReceiveBoundServer(Server):
         super().__init__(*args, **kwargs)
         # Read once the application is loaded, and with it the settings (and .env).
         self.receive_timeout = settings.HTTP_RECEIVE_TIMEOUT_S
+        self.ports = []
+
+    def listen_success(self, port):
+        super().listen_success(port)
+        self.ports.append(port)
+
+    def kill_all_applications(self):
+        drained = defer.Deferred.fromFuture(asyncio.ensure_future(self.drain()))
+        drained.addErrback(lambda failure: log.error("the drain failed: %s", failure.getErrorMessage()))
+        drained.addBoth(lambda _: super(ReceiveBoundServer, self).kill_all_applications())
+        return drained
+
+    async def drain(self) -> None:
+        started = reactor.seconds()
+        for port in self.ports:  # first: a new connection is refused, and tried elsewhere
+            port.stopListening()
+        health.start_draining()
+        signaling = apps.get_app_config("signaling").serving
+        if signaling is not None:
+            sessions = len(signaling.server.sessions)
+            await signaling.drain(settings.SIGNALING_DRAIN_S)
+            log.info("drained %d sessions in %.2f s", sessions, reactor.seconds() - started)
 
     def protocol_connected(self, protocol):
         """daphne makes a WebRequest as soon as a request line has arrived."""

@@ -238,6 +238,8 @@ SIGNALING = {
 }
 # What animomeet.serve gives a request to arrive whole (request line, headers, body).
 HTTP_RECEIVE_TIMEOUT_S = env_int("HTTP_RECEIVE_TIMEOUT_S", 30)
+# On SIGTERM (python -m animomeet.serve): how long a worker may take to hand its calls over.
+SIGNALING_DRAIN_S = env_int("SIGNALING_DRAIN_S", 10)
 
 # --- Logging --------------------------------------------------------------------------
 _APP_LOG_LEVEL = "INFO" if PRODUCTION else "DEBUG"  # development stays verbose, DEBUG or not

@@ -32,6 +32,10 @@ class Signaling:
         if self.redis is not None:
             await self.redis.aclose()
 
+    async def drain(self, timeout: float) -> None:
+        """The worker shuts down: its clients come back on another worker (with Redis)."""
+        await self.server.drain(timeout)
+
 
 def _frontend_origin(headers) -> bool:
     # A socket from a native client or a server names no page, and may connect.
@@ -74,7 +78,10 @@ def build_signaling() -> Signaling:
         redis = Redis(connection_pool=waiting_pool(settings.REDIS_URL))
         prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
         # A dead process's participants must be gone before their peers' clients give up.
-        broker = ClusterBroker(get_channel_layer(), redis, prefix=prefix, presence_bound=config.ping_interval + config.ping_timeout)
+        broker = ClusterBroker(
+            get_channel_layer(), redis, prefix=prefix, presence_bound=config.ping_interval + config.ping_timeout,
+            recovery=config.recovery,
+        )
         state = RedisRoomState(redis, prefix)
     else:
         broker, state = None, MemoryRoomState()

@@ -7,7 +7,8 @@ import mongoengine
 import pytest
 import redis
 
-from tests.servers import DaphneServer, PrivateRedis
+from tests.clients.node_client import NodeClients
+from tests.servers import CLUSTER_PING_INTERVAL_MS, CLUSTER_PING_TIMEOUT_MS, CLUSTER_SETTINGS, DaphneServer, PrivateRedis
 
 # The REST tests' fixtures (rest_settings, fresh_cache, announcements), for every module.
 pytest_plugins = ["tests.rest_helpers"]
@@ -107,3 +108,33 @@ def live_server_url(start_server):
 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "animomeet.settings")
+
+
+@pytest.fixture
+def cluster(start_server, redis_url):
+    """Start n processes sharing one Redis namespace of their own."""
+
+    def start(n: int, **env):
+        settings = {
+            "REDIS_URL": redis_url,
+            "CHANNEL_LAYER_PREFIX": f"t{uuid.uuid4().hex[:8]}",
+            "SIGNALING_ALLOW_UNKNOWN_ROOMS": "true",
+            "SIGNALING_PING_INTERVAL_MS": CLUSTER_PING_INTERVAL_MS,
+            "SIGNALING_PING_TIMEOUT_MS": CLUSTER_PING_TIMEOUT_MS,
+            **env,
+        }
+        return [start_server(**settings) for _ in range(n)]
+
+    def add_like(server):
+        """One more process of the same cluster."""
+        return start_server(**{k: v for k, v in server.env.items() if k in CLUSTER_SETTINGS})
+
+    start.add_like = add_like
+    return start
+
+
+@pytest.fixture
+def clients():
+    """Official socket.io-client instances, driven from Node."""
+    with NodeClients() as node:
+        yield node

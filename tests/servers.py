@@ -105,3 +105,11 @@ class PrivateRedis:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+
+
+# The heartbeat of the cluster tests' processes: a dead process's sockets are gone (or,
+# with recovery, adopted by a survivor) within BOUND seconds.
+CLUSTER_PING_INTERVAL_MS = CLUSTER_PING_TIMEOUT_MS = 1000
+BOUND = (CLUSTER_PING_INTERVAL_MS + CLUSTER_PING_TIMEOUT_MS) / 1000
+CLUSTER_SETTINGS = ("REDIS_URL", "CHANNEL_LAYER_PREFIX", "SIGNALING_ALLOW_UNKNOWN_ROOMS",
+                    "SIGNALING_PING_INTERVAL_MS", "SIGNALING_PING_TIMEOUT_MS", "SIGNALING_RECOVERY_WINDOW_S")

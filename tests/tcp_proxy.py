@@ -59,9 +59,12 @@ class CuttableProxy:
             pass
         end.close()
 
-    def cut(self, down_for: float = 0.5) -> None:
-        """Sever every connection now, and refuse new ones for `down_for` seconds."""
+    def cut(self, down_for: float = 0.5, then_to: int | None = None) -> None:
+        """Sever every connection now, and refuse new ones for `down_for` seconds; then
+        lead them to port `then_to` if given (a load balancer picking another server)."""
         self._down_until = time.monotonic() + down_for
+        if then_to is not None:
+            self.target_port = then_to
         with self._lock:
             ends = list(self._open)
         for end in ends:

@@ -14,68 +14,17 @@ import pytest
 import requests
 import websocket
 
-from tests.clients.node_client import NodeClients
-from tests.servers import free_port
+from tests.meeting_helpers import join
+from tests.servers import BOUND, free_port
 
 pytestmark = pytest.mark.redis
-
-PING_INTERVAL_MS, PING_TIMEOUT_MS = 1000, 1000
-BOUND = (PING_INTERVAL_MS + PING_TIMEOUT_MS) / 1000  # a dead process's sockets are gone by then
-CLUSTER_SETTINGS = ("REDIS_URL", "CHANNEL_LAYER_PREFIX", "SIGNALING_ALLOW_UNKNOWN_ROOMS",
-                    "SIGNALING_PING_INTERVAL_MS", "SIGNALING_PING_TIMEOUT_MS")
-
-
-@pytest.fixture
-def cluster(start_server, redis_url):
-    """Start n processes sharing one Redis namespace of their own."""
-
-    def start(n: int, **env):
-        settings = {
-            "REDIS_URL": redis_url,
-            "CHANNEL_LAYER_PREFIX": f"t{uuid.uuid4().hex[:8]}",
-            "SIGNALING_ALLOW_UNKNOWN_ROOMS": "true",
-            "SIGNALING_PING_INTERVAL_MS": PING_INTERVAL_MS,
-            "SIGNALING_PING_TIMEOUT_MS": PING_TIMEOUT_MS,
-            **env,
-        }
-        return [start_server(**settings) for _ in range(n)]
-
-    def add_like(server):
-        """One more process of the same cluster."""
-        return start_server(**{k: v for k, v in server.env.items() if k in CLUSTER_SETTINGS})
-
-    start.add_like = add_like
-    return start
-
-
-@pytest.fixture
-def clients():
-    with NodeClients() as node:
-        yield node
-
-
-def join(client, room, username, name, **media):
-    client.emit(
-        "join-call",
-        {
-            "roomID": room,
-            "username": username,
-            "name": name,
-            "audioEnabled": media.get("audio", True),
-            "audioAvailable": True,
-            "videoEnabled": media.get("video", True),
-            "videoAvailable": True,
-        },
-    )
-    return client.wait_event("user-joined", where=lambda args: args[0]["id"] == client.id)[0]
-
 
 def test_one_meeting_across_three_processes(cluster, clients):
     servers = cluster(3)
     room = "cross-" + uuid.uuid4().hex[:6]
     a, b, c = (clients.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
     join(a, room, "ann", "Ann")
-    join(b, room, "bob", "Bob", audio=False)
+    join(b, room, "bob", "Bob", audioEnabled=False)
     mine = join(c, room, "cid", "Cid")
 
     # Everyone sees the same roster, in join order, with the same maps.
@@ -188,7 +137,9 @@ def test_polling_alternates_between_processes_then_upgrades_on_a_third(cluster, 
 
 
 def test_a_killed_process_is_noticed_and_the_call_goes_on(cluster, clients):
-    servers = cluster(3)
+    # Without recovery its sockets end when it is noticed gone (with recovery they wait
+    # a window for their clients: tests/test_cluster_recovery.py).
+    servers = cluster(3, SIGNALING_RECOVERY_WINDOW_S=0)
     room = "kill-" + uuid.uuid4().hex[:6]
     a, b, c = (clients.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
     for client, who in ((a, "ann"), (b, "bob"), (c, "cid")):

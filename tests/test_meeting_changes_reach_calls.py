@@ -10,13 +10,13 @@ from django.core.management import call_command
 from animomeet.clock import utcnow
 from meetings.documents import Meeting
 from tests.test_admin import post_action, staff  # noqa: F401 (a fixture)
-from tests.test_cluster import clients, cluster, join  # noqa: F401 (fixtures)
+from tests.meeting_helpers import join
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db, pytest.mark.usefixtures("rest_settings")]
 
 
 @pytest.fixture
-def call_in_progress(cluster, clients, settings):  # noqa: F811
+def call_in_progress(cluster, clients, settings):
     """Two people in a call served by a daphne process on Redis; this process shares its
     Redis namespace and holds the meeting document."""
     [server] = cluster(1)

@@ -5,10 +5,7 @@ requests that trickle in, tokens that end while a socket is open, guests under a
 account's username, tokens in URLs. (Sessions naming a process that does not exist:
 tests/test_cluster.py.)"""
 
-import os
-import shutil
 import socket
-import subprocess
 import time
 import uuid
 
@@ -19,7 +16,8 @@ import websocket
 
 from tests.clients.node_client import NodeClients
 from tests.meeting_helpers import Rest, call_error, is_own_join, join, join_payload, running_server, unique
-from tests.servers import ROOT, free_port
+from tests.nginx import nginx_in_front_of
+
 
 ONLY_HOSTS = "only the host or a co-host can do that"
 
@@ -262,54 +260,12 @@ def test_a_token_in_the_url_authenticates_nobody_and_reaches_no_log(nc, hosted):
     assert host.token not in hosted.log()
 
 
-def readme_nginx_config() -> str:
-    text = (ROOT / "README.md").read_text()
-    return text.split("```nginx\n", 1)[1].split("```", 1)[0]
-
-
 @pytest.fixture
 def nginx_in_front(start_server, tmp_path):
-    """The README's nginx configuration, on a local port without TLS, in front of one
-    daphne process."""
-    if shutil.which("nginx") is None:
-        if os.environ.get("CI"):
-            pytest.fail("the tests need nginx")
-        pytest.skip("nginx is not installed")
+    """The README's nginx configuration in front of one daphne process."""
     server = start_server(TRUSTED_PROXY_COUNT=1)
-    port = free_port()
-    access_log = tmp_path / "access.log"
-    site = []
-    for line in readme_nginx_config().splitlines():
-        if "ssl_certificate" in line or line.strip().startswith("# more hosts"):
-            continue
-        if line.strip().startswith("server 127.0.0.1:8001"):
-            line = f"    server 127.0.0.1:{server.port};"
-        elif line.strip().startswith("server 127.0.0.1:"):
-            continue
-        line = line.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port};")
-        line = line.replace("/var/log/nginx/animo-meet.access.log", str(access_log))
-        site.append(line)
-    tmp_path.chmod(0o777)  # nginx's workers run as nobody when the tests run as root
-    temp_paths = " ".join(f"{kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        f"daemon off; worker_processes 1; pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'error.log'} warn;\n"
-        f"events {{ worker_connections 64; }}\nhttp {{ {temp_paths}\n" + "\n".join(site) + "\n}\n"
-    )
-    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            requests.get(url + "/", timeout=1)
-            break
-        except requests.ConnectionError:
-            if nginx.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start: {nginx.stderr.read().decode(errors='replace')}") from None
-            time.sleep(0.1)
-    yield url, access_log, server
-    nginx.terminate()
-    nginx.wait(10)
+    with nginx_in_front_of([server.port], tmp_path) as (url, access_log):
+        yield url, access_log, server
 
 
 def test_the_documented_nginx_logs_no_query_string(nginx_in_front):

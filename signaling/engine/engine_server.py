@@ -2,6 +2,7 @@
 a callback. `SocketServer` (server.py) builds Socket.IO on it; on its own it serves the
 Engine.IO protocol, as tests/conformance/engineio_asgi.py shows."""
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -38,6 +39,10 @@ class TooManySessions(Exception):
     """The client's address holds `max_sessions_per_address` sessions already."""
 
 
+class Draining(Exception):
+    """The process is shutting down: new sessions go to another one."""
+
+
 MessageHandler = Callable[[Session, str | bytes], Awaitable[None]]
 
 
@@ -57,6 +62,7 @@ class EngineServer:
         self.sessions: dict[str, Session] = {}
         self._sessions_per_address: dict[str, int] = {}
         self._on_message = on_message
+        self.draining = False
 
     def new_id(self) -> str:
         """A session or socket id that names this process (engine/ids.py)."""
@@ -66,7 +72,10 @@ class EngineServer:
         """Called by every connection, from the running event loop."""
 
     def open_session(self, transport: Transport, handshake: Handshake) -> Session:
-        """Raises TooManySessions when the client's address has its fill already."""
+        """Raises TooManySessions when the client's address has its fill already, and
+        Draining while the process shuts down."""
+        if self.draining:
+            raise Draining()
         address = self.config.client_address(handshake)
         held = self._sessions_per_address.get(address, 0)
         limit = self.config.max_sessions_per_address
@@ -79,6 +88,17 @@ class EngineServer:
 
     async def session_for(self, sid: str) -> SessionEndpoint | None:
         return self.sessions.get(sid)
+
+    async def drain(self, timeout: float) -> None:
+        """Take no new session and close every one with SERVER_RESTART (the client is
+        told its transport closed, and reconnects; see Session.drain); returns once they
+        have all closed, or after `timeout` seconds."""
+        self.draining = True
+        for session in tuple(self.sessions.values()):
+            session.drain()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.sessions and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
 
     async def message_received(self, session: Session, data: str | bytes) -> None:
         await self._on_message(session, data)

@@ -27,10 +27,12 @@ class RecoveryConfig:
         return self.window > 0
 
 
-# Losing the transport or missing the heartbeat leaves the socket waiting for its
-# client; an explicit disconnect from either side, a protocol violation, or a page the
-# browser closed (WebSocket close code 1001) ends it at once.
-RECOVERABLE_REASONS = frozenset({engineio.CLIENT_CLOSE, engineio.PING_TIMEOUT, engineio.TRANSPORT_ERROR})
+# Losing the transport, missing the heartbeat, or a process that drains to restart leaves
+# the socket waiting for its client; an explicit disconnect from either side, a protocol
+# violation, or a page the browser closed (WebSocket close code 1001) ends it at once.
+RECOVERABLE_REASONS = frozenset(
+    {engineio.CLIENT_CLOSE, engineio.PING_TIMEOUT, engineio.TRANSPORT_ERROR, engineio.SERVER_RESTART}
+)
 
 
 class Outbox:

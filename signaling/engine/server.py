@@ -8,15 +8,16 @@
         await chat.emit("message", *args, room="lobby", skip=socket)
         return "ok"                             # sent as the ack when the client asked for one
 
-Rooms deliver to the sockets of this process directly; a `Broker` carries what must reach
-sockets owned by other processes (see broker/base.py).
+Alone, the server delivers to its sockets directly and keeps what a recovering socket
+may miss; in a cluster, a sequenced `Broker` carries every event, to sockets of any
+process, and keeps it (see broker/base.py).
 """
 
 import asyncio
 import inspect
 import logging
 import secrets
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from signaling.engine import tasks
 from signaling.engine.broker.base import Broker, LocalBroker
@@ -35,7 +36,6 @@ Handler = Callable[..., Awaitable[Any]]
 CLIENT_NAMESPACE_DISCONNECT = "client namespace disconnect"
 SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"
 RECOVERY_FAILED = "recovery failed"  # its client came back too late to be given all it missed
-ABANDON = "engine:abandon"  # the namespace command that ends a socket whose client is back elsewhere
 
 
 class ConnectionRefused(Exception):
@@ -45,6 +45,20 @@ class ConnectionRefused(Exception):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class SocketData(Protocol):
+    """How handlers' per-socket data travels with a socket that another process takes
+    over (a cluster with recovery): `Namespace.data_keeper`."""
+
+    def dump(self, socket: "Socket") -> dict:
+        """What `load` needs, in plain values (msgpack)."""
+
+    async def load(self, socket: "Socket", data: dict) -> None:
+        """Set `socket.data` from what `dump` gave on another process."""
+
+    def drop(self, socket: "Socket") -> None:
+        """The socket lives on elsewhere now: stop what this process does for it (timers)."""
 
 
 class Stamped:
@@ -63,35 +77,44 @@ class Socket:
     and what is sent to it is kept, to be replayed when the client comes back."""
 
     __slots__ = (
-        "id", "namespace", "session", "handshake", "auth", "data", "rooms", "pid",
-        "_outbox", "_expiry", "_acks", "_next_ack", "_held",
+        "id", "namespace", "session", "handshake", "auth", "data", "rooms", "pid", "since",
+        "_outbox", "_expiry", "_acks", "_next_ack", "_held", "_accepted",
     )
 
-    def __init__(self, namespace: "Namespace", session: Session, auth: dict):
+    def __init__(self, namespace: "Namespace", session: Session | None, auth: dict, *, socket_id: str | None = None, pid: str | None = None):
         server = namespace.server
-        self.id = server.new_id()
+        self.id = socket_id or server.new_id()
         self.namespace = namespace
         self.session: Session | None = session
-        self.handshake: Handshake = session.handshake
+        self.handshake: Handshake | None = session.handshake if session is not None else None
         self.auth = auth
         self.data: Any = None  # whatever the handlers keep per socket
-        self.rooms: set = set()
+        # room -> where the socket entered it in a sequenced broker's order (else None)
+        self.rooms: dict[str, str | None] = {}
         recovery = server.config.recovery
-        recoverable = recovery.enabled and server.config.recovery_capable(session.handshake.headers)
-        # The private id a client names to recover this socket, and what it was sent.
-        # It names the socket, so that another process can tell the owner its client is
-        # back elsewhere (see Namespace._connect).
-        self.pid: str | None = f"{secrets.token_urlsafe(15)}~{self.id}" if recoverable else None
-        self._outbox: Outbox | None = Outbox(recovery) if recoverable else None
+        if pid is None and recovery.enabled and server.config.recovery_capable(session.handshake.headers):
+            # The private id a client names to recover this socket; it names the socket,
+            # so that any process can find its record (broker/records.py).
+            pid = f"{secrets.token_urlsafe(15)}~{self.id}"
+        self.pid = pid
+        self.since = server.broker.position()  # where it began to hear a sequenced broker
+        # What it was sent, kept for a replay; a sequenced broker keeps that itself.
+        self._outbox: Outbox | None = Outbox(recovery) if pid is not None and not server.broker.sequenced else None
         self._expiry: asyncio.TimerHandle | None = None
         self._acks: dict[int, Callable] = {}
         self._next_ack = 0
-        self._held: list | None = []  # emits made before the CONNECT answer went out
+        self._held: list | None = []  # emits that wait for the CONNECT answer (or a replay)
+        self._accepted = False
 
     @property
     def connected(self) -> bool:
         """In its namespace, also while its client is away and may come back."""
-        return self._held is None and self.id in self.namespace.sockets
+        return self._accepted and self.id in self.namespace.sockets
+
+    @property
+    def carried_by_broker(self) -> bool:
+        """Its events go through a sequenced broker: it may recover on any process."""
+        return self.pid is not None and self.namespace.server.broker.sequenced
 
     @property
     def away(self) -> bool:
@@ -111,6 +134,14 @@ class Socket:
 
     async def send(self, messages: list) -> None:
         """Already-encoded Socket.IO events, for this socket alone."""
+        if self.carried_by_broker and self._accepted:
+            try:
+                await self.namespace.server.broker.publish_socket(self.namespace.name, self.id, messages)
+                return
+            except Exception as exc:
+                # The broker is down (Redis restarting): the client still hears what is
+                # for it alone (often the error saying so), though it could not be replayed.
+                log.warning("socket %s: the broker took no event (%s); sent directly", self.id, exc)
         if self._outbox is not None:
             messages = self._keep(messages)
         await self._write(messages)
@@ -127,10 +158,24 @@ class Socket:
         """An event in its two encodings: plain, and `stamped` with its offset (None
         without recovery) for a client that recovers, shared by every recipient of a
         broadcast."""
-        if self._outbox is not None:
-            self._outbox.add(stamped.offset, stamped.messages)
+        if self.pid is not None and stamped is not None:
+            if self._outbox is not None:
+                self._outbox.add(stamped.offset, stamped.messages)
             messages = stamped.messages
         await self._write(messages)
+
+    def record(self) -> dict:
+        """What another process needs to carry this socket on (broker/records.py)."""
+        keeper = self.namespace.data_keeper
+        return {
+            "id": self.id, "pid": self.pid, "ns": self.namespace.name, "rooms": self.rooms, "since": self.since,
+            "data": keeper.dump(self) if keeper is not None else None,
+        }
+
+    async def save(self) -> None:
+        """The handlers changed `data`: a sequenced broker's record of it follows."""
+        if self.carried_by_broker and self.connected:
+            await self.namespace.server.broker.save_socket(self.record())
 
     async def _write(self, messages: list) -> None:
         if self._held is not None:
@@ -140,6 +185,7 @@ class Socket:
 
     async def _release(self) -> None:
         held, self._held = self._held, None
+        self._accepted = True
         if held and self.session is not None:
             await self.session.send_messages(held)
 
@@ -180,7 +226,8 @@ class Namespace:
         self.rooms: dict[str, dict[str, Socket]] = {}
         self.by_pid: dict[str, Socket] = {}  # the sockets a client may recover
         self.handlers: dict[str, Handler] = {}
-        self.commands: dict[str, Handler] = {ABANDON: self._abandon}
+        self.commands: dict[str, Handler] = {}
+        self.data_keeper: SocketData | None = None
 
     def on(self, event: str) -> Callable[[Handler], Handler]:
         """Register a handler. Special events: `connect(socket, auth)` (may raise
@@ -202,35 +249,42 @@ class Namespace:
 
         return register
 
-    async def command(self, socket_id: str, name: str, payload: dict) -> bool:
+    async def command(self, socket_id: str, name: str, payload: dict) -> None:
         """Run a registered command on a socket, wherever it is connected: what has to
-        happen where the socket lives (joining its rooms, disconnecting it). False when
-        no process has that socket."""
+        happen where the socket lives (joining its rooms, disconnecting it). Nothing
+        happens when no process has that socket."""
         socket = self.sockets.get(socket_id)
         if socket is not None:
             await self.commands[name](socket, payload)
-            return True
-        return await self.server.broker.publish_command(self.name, socket_id, name, payload)
+        else:
+            await self.server.broker.publish_command(self.name, socket_id, name, payload)
+
+    async def lives(self, socket_id: str) -> bool:
+        """Whether some process carries the socket on (here, or in a cluster's records)."""
+        return socket_id in self.sockets or await self.server.broker.holds(socket_id)
 
     # --- rooms -------------------------------------------------------------------------
 
     async def enter_room(self, socket: Socket, room: str) -> None:
-        members = self.rooms.get(room)
-        if members is None:
-            members = self.rooms[room] = {}
-            await self.server.broker.room_created(self.name, room)
-        members[socket.id] = socket
-        socket.rooms.add(room)
+        self._add_member(socket, room, self.server.broker.position())
+        await socket.save()
 
     async def leave_room(self, socket: Socket, room: str) -> None:
-        socket.rooms.discard(room)
+        self._remove_member(socket, room)
+        await socket.save()
+
+    def _add_member(self, socket: Socket, room: str, position: str | None) -> None:
+        self.rooms.setdefault(room, {})[socket.id] = socket
+        socket.rooms[room] = position
+
+    def _remove_member(self, socket: Socket, room: str) -> None:
+        socket.rooms.pop(room, None)
         members = self.rooms.get(room)
         if members is None:
             return
         members.pop(socket.id, None)
         if not members:
             del self.rooms[room]
-            await self.server.broker.room_emptied(self.name, room)
 
     # --- emitting ----------------------------------------------------------------------
 
@@ -238,15 +292,21 @@ class Namespace:
         """To every socket of the namespace, or of `room`, except `skip`."""
         messages = socketio.encode_event(self.name, [event, *args])
         skip_id = skip.id if skip is not None else None
+        broker = self.server.broker
+        if room is not None and broker.sequenced:
+            await broker.publish_room(self.name, room, messages, skip_id)
+            return
         members = self.sockets if room is None else self.rooms.get(room, {})
         await self._deliver(messages, members.values(), skip_id)
         if room is not None:
-            await self.server.broker.publish_room(self.name, room, messages, skip_id)
+            await broker.publish_room(self.name, room, messages, skip_id)
 
-    async def _deliver(self, messages: list, sockets, skip_id: str | None) -> None:
-        """To each socket but `skip_id`, with one offset for all of them; one recipient's
-        failure never starves the others."""
-        offset = self.server.next_offset()
+    async def _deliver(self, messages: list, sockets, skip_id: str | None, offset: str | None = None) -> None:
+        """To each socket but `skip_id`, with one offset for all of them (a sequenced
+        broker's, else the next of this process); one recipient's failure never starves
+        the others."""
+        if offset is None:
+            offset = self.server.next_offset()
         stamped = Stamped(messages, offset) if offset is not None else None
         for socket in tuple(sockets):
             if socket.id != skip_id:
@@ -255,21 +315,21 @@ class Namespace:
                 except Exception:
                     log.exception("delivery to %s failed", socket.id)
 
-    async def emit_to(self, socket_id: str, event: str, *args) -> bool:
-        """To one socket by id, wherever it is connected; False when it is not."""
+    async def emit_to(self, socket_id: str, event: str, *args) -> None:
+        """To one socket by id, wherever it is connected."""
         messages = socketio.encode_event(self.name, [event, *args])
         socket = self.sockets.get(socket_id)
         if socket is not None:
             await socket.send(messages)
-            return True
-        return await self.server.broker.publish_socket(self.name, socket_id, messages)
+        else:
+            await self.server.broker.publish_socket(self.name, socket_id, messages)
 
-    async def _deliver_local(self, messages: list, room: str | None, socket_id: str | None, skip_id: str | None) -> None:
+    async def _deliver_local(self, messages: list, room: str | None, socket_id: str | None, skip_id: str | None, offset: str | None) -> None:
         if socket_id is not None:
             targets = [self.sockets[socket_id]] if socket_id in self.sockets else []
         else:
             targets = self.rooms.get(room, {}).values()
-        await self._deliver(messages, targets, skip_id)
+        await self._deliver(messages, targets, skip_id, offset)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -278,13 +338,10 @@ class Namespace:
             pid, raw_offset = auth.get("pid"), auth.get("offset")
             auth = {key: value for key, value in auth.items() if key not in ("pid", "offset")}
             away = self.by_pid.get(pid) if isinstance(pid, str) else None
-            if away is not None:
-                if await self._recover(away, session, raw_offset):
-                    return
-            elif isinstance(pid, str) and "~" in pid:
-                # Its socket, if any, lives on another process: it ends there now, rather
-                # than wait out the window beside the new socket made here.
-                await self.command(pid.partition("~")[2], ABANDON, {"pid": pid})
+            if away is None and isinstance(pid, str) and "~" in pid and self.server.broker.sequenced:
+                away = await self._take_over(pid)
+            if away is not None and await self._recover(away, session, raw_offset):
+                return
         socket = Socket(self, session, auth)
         handler = self.handlers.get("connect")
         try:
@@ -300,20 +357,65 @@ class Namespace:
         if session.closed:
             return
         session.sockets[self.name] = socket
+        self._install(socket)
+        await session.send_messages(session.sio.accept(self.name, socket.id, socket.pid))
+        await socket._release()
+        await socket.save()
+
+    def _install(self, socket: Socket) -> None:
         self.sockets[socket.id] = socket
         if socket.pid is not None:
             self.by_pid[socket.pid] = socket
-        await session.send_messages(session.sio.accept(self.name, socket.id, socket.pid))
-        await socket._release()
+
+    async def _take_over(self, pid: str) -> Socket | None:
+        """The socket `pid` names, from its record, if another process held it (alive or
+        dead): it is held here from now on, away until `_recover` gives it the session."""
+        record = await self.server.broker.claim_socket(pid.partition("~")[2], pid)
+        if record is None:
+            return None
+        socket = await self._restore(record)
+        await self.server.broker.announce_moved(self.name, socket.id)
+        return socket
+
+    async def _restore(self, record: dict) -> Socket:
+        """A socket carried on from its record, away (no session), in its rooms."""
+        socket = Socket(self, None, {}, socket_id=record["id"], pid=record["pid"])
+        socket.since = record["since"]
+        socket._held = None
+        socket._accepted = True
+        if self.data_keeper is not None:
+            await self.data_keeper.load(socket, record["data"])
+        for room, position in record["rooms"].items():
+            self._add_member(socket, room, position)
+        self._install(socket)
+        return socket
+
+    async def adopt(self, record: dict) -> None:
+        """A socket of a dead process: it waits here for its client, within the window."""
+        socket = await self._restore(record)
+        self._start_window(socket, engineio.TRANSPORT_ERROR)
+        log.info("socket %s of a lost process waits here for its client", socket.id)
+
+    async def _missed(self, socket: Socket, raw_offset) -> list | None:
+        """What the client of `socket` missed after `raw_offset`, or None when some of it
+        is no longer kept."""
+        broker = self.server.broker
+        if broker.sequenced:
+            after = raw_offset if raw_offset is not None else socket.since
+            if not isinstance(after, str):
+                return None
+            return await broker.replay(socket.id, socket.rooms, after, broker.position())
+        try:
+            return socket._outbox.since(parse_offset(raw_offset))
+        except UnknownOffset:
+            return None
 
     async def _recover(self, socket: Socket, session: Session, raw_offset) -> bool:
         """The client of `socket` is back on `session`: the socket carries on there and
         gets every event after `raw_offset`, unless some of those are no longer kept
         (then the socket ends as it would have, and the client gets a new one)."""
-        try:
-            missed = socket._outbox.since(parse_offset(raw_offset))
-        except UnknownOffset:
-            missed = None
+        socket._held = []  # what is sent from now on waits behind the replay
+        missed = await self._missed(socket, raw_offset)
         if missed is None:
             log.info("socket %s cannot be recovered (offset %r); it ends", socket.id, raw_offset)
             await self._remove(socket, RECOVERY_FAILED)
@@ -324,7 +426,6 @@ class Namespace:
             self._detach(socket, previous)
             if not previous.sockets:
                 previous.close()
-        socket._held = []  # what is sent meanwhile waits behind the replay
         socket.session = session
         socket.handshake = session.handshake
         session.sockets[self.name] = socket
@@ -334,10 +435,27 @@ class Namespace:
         log.info("socket %s recovered (%d messages replayed)", socket.id, len(missed))
         return True
 
-    async def _abandon(self, socket: Socket, payload: dict) -> None:
-        if socket.pid is not None and socket.pid == payload.get("pid"):
-            log.info("socket %s: its client came back on another process; it ends", socket.id)
-            await self._remove(socket, RECOVERY_FAILED)
+    async def socket_moved(self, socket_id: str) -> None:
+        """Another process holds the socket now: the copy here ends without a word."""
+        socket = self.sockets.get(socket_id)
+        if socket is not None:
+            log.info("socket %s: its client came back on another process", socket_id)
+            self._drop(socket)
+
+    def _drop(self, socket: Socket) -> None:
+        self.sockets.pop(socket.id, None)
+        if socket.pid is not None:
+            self.by_pid.pop(socket.pid, None)
+        socket._stop_expiry()
+        session = socket.session
+        if session is not None:
+            self._detach(socket, session)
+            if not session.sockets:
+                session.close()
+        for room in tuple(socket.rooms):
+            self._remove_member(socket, room)
+        if self.data_keeper is not None:
+            self.data_keeper.drop(socket)
 
     def _detach(self, socket: Socket, session: Session) -> None:
         if session.sockets.get(self.name) is socket:
@@ -348,11 +466,19 @@ class Namespace:
         """The socket's transport is gone: it waits for its client, within the window."""
         self._detach(socket, socket.session)
         socket.session = None
+        self._start_window(socket, reason)
+
+    def _start_window(self, socket: Socket, reason: str) -> None:
         socket._expiry = tasks.later(
             self.server.config.recovery.window, lambda: self._remove(socket, reason), "recovery window end"
         )
 
     async def _remove(self, socket: Socket, reason: str) -> None:
+        if self.sockets.get(socket.id) is not socket:
+            return
+        if socket.carried_by_broker and not await self.server.broker.release_socket(socket.id):
+            self._drop(socket)  # another process carries it on
+            return
         if self.sockets.pop(socket.id, None) is None:
             return
         if socket.pid is not None:
@@ -408,6 +534,15 @@ class SocketServer(EngineServer):
         self._last_offset += 1
         return self._last_offset
 
+    async def drain(self, timeout: float) -> None:
+        """Shutting down: every session closes as recoverable. With a sequenced broker,
+        each client comes back on another process and recovers there; what it has not
+        received stays in the broker. The broker then leaves the cluster, so that a
+        survivor adopts the sockets whose clients have not come back yet."""
+        await self.broker.close_forwarded()
+        await super().drain(timeout)
+        await self.broker.leave()
+
     async def start(self) -> None:
         """Called by every connection; starts the broker once an event loop runs."""
         if not self._started:
@@ -435,20 +570,25 @@ class SocketServer(EngineServer):
     def local_session(self, sid: str) -> Session | None:
         return self.sessions.get(sid)
 
-    def hosted_rooms(self):
-        for namespace in self.namespaces.values():
-            for room in namespace.rooms:
-                yield namespace.name, room
-
-    async def deliver_local(self, namespace: str, messages: list, *, room, socket_id, skip_id) -> None:
-        """Messages a broker brought from another process, to this process's sockets."""
+    async def deliver_local(self, namespace: str, messages: list, *, room, socket_id, skip_id, offset=None) -> None:
+        """Messages a broker brought, to this process's sockets."""
         target = self.namespaces.get(namespace)
         if target is not None:
-            await target._deliver_local(messages, room, socket_id, skip_id)
+            await target._deliver_local(messages, room, socket_id, skip_id, offset)
 
-    async def run_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> bool:
+    async def run_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> None:
         target = self.namespaces.get(namespace)
-        return target is not None and await target.command(socket_id, name, payload)
+        socket = target.sockets.get(socket_id) if target is not None else None
+        if socket is not None:
+            await target.commands[name](socket, payload)
+
+    async def socket_moved(self, namespace: str, socket_id: str) -> None:
+        target = self.namespaces.get(namespace)
+        if target is not None:
+            await target.socket_moved(socket_id)
+
+    async def adopt(self, record: dict) -> None:
+        await self.of(record["ns"]).adopt(record)
 
     async def message_received(self, session: Session, data: str | bytes) -> None:
         try:

@@ -19,6 +19,7 @@ from signaling.engine.protocol.engineio import (
     EngineConfig,
     EngineSession,
     MessageReceived,
+    Packet,
     ProtocolError,
     SessionClosed,
     Transmit,
@@ -30,6 +31,9 @@ log = logging.getLogger("signaling.sessions")
 
 FrameWriter = Callable[[str | bytes], Awaitable[None]]
 WEBSOCKET_GOING_AWAY = 1001  # RFC 6455: a browser leaving or closing the page
+# A drained polling client stops POSTing once its poll brings the close packet; what it
+# POSTed before that is handled for this long.
+POLL_DRAIN_GRACE = 1.0
 FrameCloser = Callable[[], Awaitable[None]]
 
 
@@ -103,6 +107,7 @@ class Session:
         self._poll_ready = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
+        self._restarting = False  # drained: nothing more goes out; what comes in is handled
         self._schedule_timer()
 
     # --- transports attach ------------------------------------------------------------
@@ -118,12 +123,17 @@ class Session:
     def closed(self) -> bool:
         return self.engine.closed
 
+    @property
+    def restarting(self) -> bool:
+        """Drained (see `drain`): closing, and still handling what the client sent."""
+        return self._restarting
+
     # --- outgoing ----------------------------------------------------------------------
 
     async def send_messages(self, messages: list) -> None:
         """Engine.IO message payloads (from the Socket.IO encoder) to the client."""
         engine = self.engine
-        if engine.closed:
+        if engine.closed or self._restarting:
             return
         write = self._ws
         if write is not None and engine.transport is Transport.WEBSOCKET:
@@ -215,7 +225,12 @@ class Session:
         carried the session, the session ends."""
         if self.carried_by(write):
             self._ws = self._ws_close = None  # nothing left to write to, or to close
-            reason = engineio.GOING_AWAY if code == WEBSOCKET_GOING_AWAY else engineio.CLIENT_CLOSE
+            if self._restarting:
+                reason = engineio.SERVER_RESTART
+            elif code == WEBSOCKET_GOING_AWAY:
+                reason = engineio.GOING_AWAY
+            else:
+                reason = engineio.CLIENT_CLOSE
             tasks.spawn(self._finish(reason), "session close")
         else:
             self.engine.cancel_upgrade()
@@ -267,6 +282,21 @@ class Session:
         """End the session at once for a protocol violation (the client is not told)."""
         self.engine.close(reason)
         await self._finish(reason)
+
+    def drain(self) -> None:
+        """Close for a restart (SERVER_RESTART) without losing what the client sent before
+        it learnt of it: a WebSocket is asked to close and its frames are handled until
+        the client's close answers; a polling session's close packet goes out with the
+        next poll, and POSTs are handled for POLL_DRAIN_GRACE seconds more."""
+        if self.engine.closed or self._restarting:
+            return
+        self._restarting = True
+        if self._ws_close is not None and self.engine.transport is Transport.WEBSOCKET:
+            tasks.spawn(self._ws_close(), "drain close")
+            return
+        self.engine.send(Packet(engineio.CLOSE))
+        self._poll_ready.set()
+        tasks.later(POLL_DRAIN_GRACE, lambda: self._finish(engineio.SERVER_RESTART), "drained poll end")
 
     def close(self, reason: str = engineio.SERVER_CLOSE) -> None:
         """Close from the server side (the client is told), then clean up."""

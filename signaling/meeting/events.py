@@ -37,6 +37,7 @@ class MeetingEvents:
         self.host_controls = HostControls(ctx, self.calls, self.waiting_room)
         namespace.on("connect")(self.calls.connect)
         namespace.on("disconnect")(self.calls.disconnect)
+        namespace.data_keeper = self.calls
         for event, handler in {
             "join-call": self.calls.join_call,
             "leave-call": self.calls.leave_call,

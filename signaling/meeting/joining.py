@@ -39,14 +39,36 @@ class Calls:
         account = await self.ctx.directory.identify(credential.token) if credential is not None else None
         if account is None and credential is not None and not credential.from_cookie:
             raise ConnectionRefused("Invalid token, login again")
+        socket.data = self._new_caller(account, credential.token if account is not None else None)
+
+    def _new_caller(self, account, token: str | None) -> Caller:
         config, now = self.ctx.config, time.monotonic()
-        socket.data = Caller(
+        return Caller(
             account,
-            credential.token if account is not None else None,
+            token,
             TokenBucket(config.event_rate, config.event_burst, now),
             TokenBucket(config.reply_rate, config.reply_burst, now),
             TokenBucket(config.unknown_rooms_per_socket / 60, config.unknown_rooms_per_socket, now),
         )
+
+    # --- a socket carried on by another process (the engine's SocketData) ---------------
+
+    def dump(self, socket: Socket) -> dict:
+        caller = caller_of(socket)
+        return {"token": caller.token, "room": caller.room, "waiting": caller.waiting}
+
+    async def load(self, socket: Socket, data: dict) -> None:
+        """Its account is looked up again (the token may have been revoked meanwhile);
+        its rate limits start afresh, and so does a wait for admission."""
+        token = data["token"]
+        account = await self.ctx.directory.identify(token) if token is not None else None
+        socket.data = caller = self._new_caller(account, token if account is not None else None)
+        caller.room = data["room"]
+        if data["waiting"] is not None:
+            self.waiting_room.resume(socket, data["waiting"])
+
+    def drop(self, socket: Socket) -> None:
+        caller_of(socket).end_wait()
 
     async def disconnect(self, socket: Socket, reason: str) -> None:
         await self.leave(socket)
@@ -182,13 +204,14 @@ class Calls:
         await self.waiting_room.stop_waiting(socket)
 
     async def process_lost(self, process: str) -> None:
-        """Another process died: its participants leave their calls, as on disconnect."""
-        state = self.ctx.state
+        """Another process died: its participants leave their calls, as on disconnect,
+        but for those whose sockets live on (recovering, here or on another process)."""
+        state, ns = self.ctx.state, self.ctx.ns
         for room in await state.rooms_of_process(process):
             for member in await state.roster(room):
-                if owner_of(member.id) == process and await state.leave(room, member.id) is not None:
-                    await self.ctx.ns.emit("user-left", member.id, member.username, room=room)
+                if owner_of(member.id) == process and not await ns.lives(member.id) and await state.leave(room, member.id) is not None:
+                    await ns.emit("user-left", member.id, member.username, room=room)
             for waiter in await state.waiting(room):
-                if owner_of(waiter.id) == process:
+                if owner_of(waiter.id) == process and not await ns.lives(waiter.id):
                     await state.remove_waiting(room, waiter.id)
         await state.forget_process(process)

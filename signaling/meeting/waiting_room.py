@@ -31,15 +31,20 @@ class WaitingRoom:
         if not socket.connected:
             await state.remove_waiting(room, member.id)
             return
+        self.resume(socket, room)
+        await socket.save()
+        await self.ctx.reply(socket, "waiting", {"roomID": room})
+        for other in await state.roster(room):
+            if meeting.privileged(other.account):
+                await self.ctx.ns.emit_to(other.id, "admit-request", payloads.waiter(member))
+
+    def resume(self, socket: Socket, room: str) -> None:
+        """The socket waits for `room` from now on, until the timeout."""
         caller = caller_of(socket)
         caller.waiting = room
         caller.wait_timer = tasks.later(
             self.ctx.config.waiting_timeout, lambda: self._waited_too_long(socket, room), "waiting-room timeout"
         )
-        await self.ctx.reply(socket, "waiting", {"roomID": room})
-        for other in await state.roster(room):
-            if meeting.privileged(other.account):
-                await self.ctx.ns.emit_to(other.id, "admit-request", payloads.waiter(member))
 
     async def _waited_too_long(self, socket: Socket, room: str) -> None:
         if caller_of(socket).waiting == room and await self.ctx.state.remove_waiting(room, socket.id):
@@ -49,6 +54,7 @@ class WaitingRoom:
         room = caller_of(socket).end_wait()
         if room is not None:
             await self.ctx.state.remove_waiting(room, socket.id)
+            await socket.save()
 
     async def settle(self, room: str, command: str, payload_for: Callable[[Participant], dict]) -> None:
         """Admit or deny everyone waiting for `room` at once."""
@@ -97,4 +103,5 @@ class WaitingRoom:
         if caller.waiting != payload["roomID"]:
             return  # it asked for another call, or left, in the meantime
         caller.end_wait()
+        await target.save()
         await target.emit("denied", payload)

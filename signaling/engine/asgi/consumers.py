@@ -24,7 +24,7 @@ from signaling.engine.protocol.engineio import (
     encode_payload,
 )
 from signaling.engine import tasks
-from signaling.engine.engine_server import EngineServer, ServerConfig, TooManySessions
+from signaling.engine.engine_server import Draining, EngineServer, ServerConfig, TooManySessions
 from signaling.engine.session import Handshake, SessionEndpoint
 
 log = logging.getLogger("signaling.consumers")
@@ -37,6 +37,7 @@ BAD_REQUEST = (3, "Bad request")
 FORBIDDEN = (4, "Forbidden")
 UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 PAYLOAD_TOO_LARGE = (BAD_REQUEST[0], "Payload too large")
+SHUTTING_DOWN = (BAD_REQUEST[0], "Server shutting down")
 TOO_MANY_SESSIONS = (FORBIDDEN[0], "Too many sessions from this address")
 
 
@@ -117,8 +118,9 @@ class WebSocketConsumer(LeanConsumer):
             check_request(self.server.config, handshake, Transport.WEBSOCKET)
             if not sid:
                 self.session = self.server.open_session(Transport.WEBSOCKET, handshake)
-        except (RequestRefused, TooManySessions):
-            # Refused before the handshake: the client gets an HTTP 403.
+        except (RequestRefused, TooManySessions, Draining):
+            # Refused before the handshake: the client gets an HTTP 403 (a load balancer
+            # may try another server: see the README's nginx configuration).
             await self.base_send({"type": "websocket.close", "code": 4400})
             raise StopConsumer from None
         await self.base_send({"type": "websocket.accept"})
@@ -212,6 +214,8 @@ class PollingConsumer(LeanConsumer):
             await self.refuse(refusal.status, refusal.error)
         except TooManySessions:
             await self.refuse(429, TOO_MANY_SESSIONS)
+        except Draining:
+            await self.refuse(503, SHUTTING_DOWN)
         except PayloadTooLarge:
             await self.refuse(413, PAYLOAD_TOO_LARGE)
         except ProtocolError:

@@ -1,21 +1,24 @@
 """Several daphne processes serving one set of sessions through Redis, without sticky
 sessions.
 
-- Every process has a channel of its own on the Channels layer; ids of the sessions and
-  sockets it owns end in `.<process id>` (engine/ids.py), so anyone can tell where one lives.
-- A room is a Channels group whose members are the processes with a socket in it: a
-  broadcast is one `group_send`, and each process delivers to its own sockets.
-- A poll, POST or WebSocket that reaches a process which does not own the session is
-  served by the owner (broker/remote.py). The messages are in broker/messages.py.
-- Each process keeps a key with a TTL alive; when one dies, another notices, tells
-  `on_process_lost` and takes its channel out of the groups.
+- Events and commands for rooms and sockets go through one Redis Stream that every
+  process reads (broker/events.py): one XADD per event, whoever the recipients are, and
+  the entry ids are the offsets that recovering clients name.
+- A recoverable socket has a record in Redis (broker/records.py): its client may come
+  back on any process, which takes it over and replays the stream from its offset.
+- Every process has a channel of its own on the Channels layer; ids of the sessions it
+  owns end in `.<process id>` (engine/ids.py). A poll, POST or WebSocket that reaches a
+  process which does not own the session is served by the owner (broker/remote.py), with
+  the messages of broker/messages.py.
+- Each process keeps a key with a TTL alive; when one dies, one survivor adopts its
+  recoverable sockets (they wait for their clients there) and tells `on_process_lost`.
 """
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import secrets
+import time
 from typing import Awaitable, Callable
 
 from redis.asyncio import Redis
@@ -23,8 +26,11 @@ from redis.asyncio import Redis
 from signaling.engine import ids, tasks
 from signaling.engine.broker import messages as m
 from signaling.engine.broker.base import Broker
+from signaling.engine.broker.events import COMMAND, MOVED, ROOM, SOCKET, Entry, EventStream, Listener, stream_position
+from signaling.engine.broker.records import SocketRecords
 from signaling.engine.broker.remote import RemoteSession, RemoteWebSocket
 from signaling.engine.protocol.engineio import EngineConfig, PayloadTooLarge, ProtocolError, SessionClosed
+from signaling.engine.recovery import RecoveryConfig
 from signaling.engine.session import FrameCloser, FrameWriter
 
 log = logging.getLogger("signaling.cluster")
@@ -32,8 +38,17 @@ log = logging.getLogger("signaling.cluster")
 ProcessLost = Callable[[str], Awaitable[None]]
 
 
+READ_BATCH = 1000  # stream entries read at once
+READ_BLOCK_MS = 5000
+
+
 class ClusterBroker(Broker):
-    def __init__(self, layer, redis: Redis, *, prefix: str, presence_bound: float, process_id: str | None = None):
+    sequenced = True
+
+    def __init__(
+        self, layer, redis: Redis, *, prefix: str, presence_bound: float, recovery: RecoveryConfig = RecoveryConfig(),
+        process_id: str | None = None,
+    ):
         self.layer = layer
         self.redis = redis
         self.prefix = prefix
@@ -42,16 +57,22 @@ class ClusterBroker(Broker):
         # A dead process is noticed within half the bound plus one period.
         self.presence_ttl_ms = int(presence_bound * 1000 / 2)
         self.presence_period = min(5.0, presence_bound / 6)
+        self.recovery = recovery
+        # Kept for a replay: a client may come back a window after its transport was
+        # noticed gone (within the presence bound), or after its dead process was.
+        retention = recovery.window + 2 * presence_bound + 10 if recovery.enabled else 10
+        self.events = EventStream(redis, self._key("events"), retention_ms=int(retention * 1000))
+        self.records = SocketRecords(redis, prefix, self.process_id)
+        self._position = "0-0"  # the last stream entry handed to this process's sockets
         self.on_process_lost: list[ProcessLost] = []
         self._pending: dict[str, asyncio.Future] = {}  # request id -> reply
         self._serving: dict[str, asyncio.Task] = {}  # request id -> poll being served here
         self._links: dict[str, tuple] = {}  # link id -> (write, close) of a local WebSocket
         self._remote_sockets: dict[str, RemoteWebSocket] = {}  # link id -> stand-in here
         self._loops: list[asyncio.Task] = []
+        self._presence: asyncio.Task | None = None
         self._live: set[str] = set()  # processes whose presence key the last heartbeat saw
         self._handlers = {
-            m.Deliver: self._on_deliver,
-            m.Command: self._on_command,
             m.Reply: self._on_reply,
             m.Poll: self._on_poll,
             m.Post: self._on_post,
@@ -72,10 +93,6 @@ class ClusterBroker(Broker):
     def _channel_of(self, process_id: str) -> str:
         return f"{self.prefix}.process.{process_id}"
 
-    def _group(self, namespace: str, room: str) -> str:
-        digest = hashlib.sha1(f"{namespace}\0{room}".encode()).hexdigest()
-        return f"{self.prefix}.room.{digest}"
-
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
@@ -84,9 +101,11 @@ class ClusterBroker(Broker):
     async def start(self) -> None:
         if self._loops:
             return
+        self._presence = tasks.spawn(self._presence_loop(), "cluster presence loop")
         self._loops = [
+            tasks.spawn(self._read_loop(), "cluster event stream reader"),
             tasks.spawn(self._receive_loop(), "cluster receive loop"),
-            tasks.spawn(self._presence_loop(), "cluster presence loop"),
+            self._presence,
         ]
         log.info("process %s joined the cluster", self.process_id)
 
@@ -98,35 +117,95 @@ class ClusterBroker(Broker):
     async def send_to_process(self, process: str, message: m.Message) -> None:
         await self.send_to(self._channel_of(process), message)
 
-    async def _to_owner(self, some_id: str, message: m.Message) -> bool:
-        """To the process that owns a socket or session; False when that is this one."""
-        owner = ids.owner_of(some_id)
-        if owner is None or owner == self.process_id:
-            return False
-        await self.send_to_process(owner, message)
-        return True
+    async def close_forwarded(self) -> None:
+        for _, close in tuple(self._links.values()):
+            await close()
 
-    # --- rooms -------------------------------------------------------------------------
+    async def leave(self) -> None:
+        """No more heartbeats: a survivor's next one adopts this process's sockets."""
+        if self._presence is not None:
+            self._presence.cancel()
+        await self.redis.delete(self._key("alive", self.process_id))
+        log.info("process %s left the cluster", self.process_id)
 
-    async def room_created(self, namespace, room):
-        group = self._group(namespace, room)
-        await self.layer.group_add(group, self.channel)
-        await self.redis.sadd(self._key("groups", self.process_id), group)
+    # --- events and commands, through the stream --------------------------------------
 
-    async def room_emptied(self, namespace, room):
-        group = self._group(namespace, room)
-        await self.layer.group_discard(group, self.channel)
-        await self.redis.srem(self._key("groups", self.process_id), group)
+    def position(self) -> str:
+        return self._position
 
     async def publish_room(self, namespace, room, messages, skip_id):
-        message = m.Deliver(namespace, messages, room=room, skip=skip_id, origin=self.process_id)
-        await self.layer.group_send(self._group(namespace, room), message.to_wire())
+        await self.events.publish(Entry(ROOM, namespace, room, messages, skip_id))
 
     async def publish_socket(self, namespace, socket_id, messages):
-        return await self._to_owner(socket_id, m.Deliver(namespace, messages, socket=socket_id))
+        await self.events.publish(Entry(SOCKET, namespace, socket_id, messages))
 
     async def publish_command(self, namespace, socket_id, name, payload):
-        return await self._to_owner(socket_id, m.Command(namespace, socket_id, name, payload))
+        await self.events.publish(Entry(COMMAND, namespace, socket_id, name=name, payload=payload))
+
+    async def announce_moved(self, namespace, socket_id):
+        await self.events.publish(Entry(MOVED, namespace, socket_id, origin=self.process_id))
+
+    async def _start_position(self) -> str:
+        """Entries before this process started concern none of its sockets; the stream's
+        clock (Redis's) says where that is, also when the stream is empty."""
+        seconds, micros = await self.redis.time()
+        newest = await self.events.last_id()
+        return max(newest, f"{seconds * 1000 + micros // 1000}-0", key=stream_position)
+
+    async def _read_loop(self) -> None:
+        started = False
+        while True:
+            try:
+                if not started:
+                    self._position, started = await self._start_position(), True
+                batch = await self.events.read(self._position, block_ms=READ_BLOCK_MS, count=READ_BATCH)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reading the event stream failed (%s); retrying", exc)
+                await asyncio.sleep(1)
+                continue
+            for entry_id, entry in batch:
+                # Set before the delivery: a socket entering a room meanwhile hears from
+                # the next entry on (see `Listener`).
+                self._position = entry_id
+                try:
+                    await self._handle_entry(entry_id, entry)
+                except Exception:
+                    log.exception("handling a stream entry of kind %r failed", entry.kind)
+
+    async def _handle_entry(self, entry_id: str, entry: Entry) -> None:
+        endpoint = self.endpoint
+        if entry.kind == ROOM:
+            await endpoint.deliver_local(entry.ns, entry.messages, room=entry.target, socket_id=None, skip_id=entry.skip, offset=entry_id)
+        elif entry.kind == SOCKET:
+            await endpoint.deliver_local(entry.ns, entry.messages, room=None, socket_id=entry.target, skip_id=None, offset=entry_id)
+        elif entry.kind == COMMAND:
+            # A command may wait on storage: the stream goes on meanwhile.
+            tasks.spawn(endpoint.run_command(entry.ns, entry.target, entry.name, entry.payload), "stream command")
+        elif entry.kind == MOVED and entry.origin != self.process_id:
+            await endpoint.socket_moved(entry.ns, entry.target)
+
+    # --- recoverable sockets -----------------------------------------------------------
+
+    async def save_socket(self, record):
+        await self.records.save(record)
+
+    async def claim_socket(self, socket_id, pid):
+        return await self.records.claim(socket_id, pid)
+
+    async def release_socket(self, socket_id):
+        return await self.records.release(socket_id)
+
+    async def holds(self, socket_id):
+        return await self.records.exists(socket_id)
+
+    async def replay(self, socket_id, rooms, after, upto):
+        entered = {room: stream_position(position) for room, position in rooms.items()}
+        return await self.events.replay(
+            Listener(socket_id, entered), after, upto, now_ms=int(time.time() * 1000),
+            max_packets=self.recovery.max_packets, max_bytes=self.recovery.max_bytes,
+        )
 
     # --- sessions owned elsewhere ------------------------------------------------------
 
@@ -195,16 +274,6 @@ class ClusterBroker(Broker):
             log.warning("dropped a message of unknown kind or shape: %r", raw.get("type"))
             return
         await self._handlers[type(message)](message)
-
-    async def _on_deliver(self, message: m.Deliver) -> None:
-        if message.origin == self.process_id:
-            return  # delivered locally already
-        await self.endpoint.deliver_local(
-            message.ns, message.messages, room=message.room, socket_id=message.socket, skip_id=message.skip
-        )
-
-    async def _on_command(self, message: m.Command) -> None:
-        await self.endpoint.run_command(message.ns, message.socket, message.name, message.payload)
 
     async def _on_reply(self, message: m.Reply) -> None:
         future = self._pending.get(message.rid)
@@ -283,19 +352,13 @@ class ClusterBroker(Broker):
             try:
                 await self.redis.set(alive, "1", px=self.presence_ttl_ms)
                 await self.redis.sadd(members, self.process_id)
-                await self._renew_groups()
+                await self.events.trim(int(time.time() * 1000))
                 await self._reap_dead(members)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("presence heartbeat failed (%s); retrying", exc)
             await asyncio.sleep(self.presence_period)
-
-    async def _renew_groups(self) -> None:
-        """Group memberships live in Redis: renewed here, they outlive a Redis restart
-        and channels_redis's group expiry during a long call."""
-        for namespace, room in tuple(self.endpoint.hosted_rooms()):
-            await self.room_created(namespace, room)
 
     async def _reap_dead(self, members_key: str) -> None:
         live = set()
@@ -307,12 +370,12 @@ class ClusterBroker(Broker):
             # One survivor reaps each dead process.
             if not await self.redis.set(self._key("reaping", process), self.process_id, nx=True, px=60_000):
                 continue
-            log.warning("process %s is gone; its participants leave their calls", process)
+            log.warning("process %s is gone; its sockets wait here for their clients, or end", process)
+            for socket_id in await self.records.held_by(process):
+                record = await self.records.claim(socket_id, None)
+                if record is not None:
+                    await self.endpoint.adopt(record)
             for handler in self.on_process_lost:
                 await handler(process)
-            groups_key = self._key("groups", process)
-            for group in await self.redis.smembers(groups_key):
-                await self.layer.group_discard(group.decode(), self._channel_of(process))
-            await self.redis.delete(groups_key)
             await self.redis.srem(members_key, process)
         self._live = live

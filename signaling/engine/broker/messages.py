@@ -1,5 +1,5 @@
-"""The messages processes of a cluster send each other over the Channels layer, in one
-place. On the wire each is a dict whose `type` names its kind (the layer requires it)."""
+"""The messages processes of a cluster send each other over the Channels layer (to serve
+a session another process owns), in one place. On the wire each is a dict whose `type` names its kind (the layer requires it)."""
 
 import dataclasses
 import functools
@@ -21,33 +21,6 @@ class Message:
 @functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
-
-
-# --- deliveries and commands -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Deliver(Message):
-    """Encoded Socket.IO messages for a room's members (`room`) or one socket (`socket`)."""
-
-    kind = "deliver"
-    ns: str
-    messages: list
-    room: str | None = None
-    socket: str | None = None
-    skip: str | None = None
-    origin: str | None = None  # the sending process, which delivered locally already
-
-
-@dataclass(frozen=True, slots=True)
-class Command(Message):
-    """Run a namespace command on a socket, where it lives."""
-
-    kind = "command"
-    ns: str
-    socket: str
-    name: str
-    payload: dict
 
 
 # --- a poll or POST that reached a process that does not own the session ---------------
@@ -136,7 +109,7 @@ class WsClose(Message):
 
 
 KINDS: dict[str, type[Message]] = {
-    cls.kind: cls for cls in (Deliver, Command, Poll, Post, Cancel, Reply, WsOpen, WsFrame, WsGone, WsSend, WsClose)
+    cls.kind: cls for cls in (Poll, Post, Cancel, Reply, WsOpen, WsFrame, WsGone, WsSend, WsClose)
 }
 
 

@@ -103,9 +103,11 @@ class RemoteWebSocket:
         await self.forwarder.send_to(self.channel, m.WsSend(self.link, frame))
 
     async def close(self) -> None:
-        """The session closes this WebSocket (perhaps from inside the worker)."""
-        self.forwarder.forget_remote_socket(self.link)
-        self._inbox.put_nowait(self._STOP)
+        """The session closes this WebSocket (perhaps from inside the worker). A session
+        that drains still hears the client's frames until the WebSocket is gone."""
+        if self.session is None or not self.session.restarting:
+            self.forwarder.forget_remote_socket(self.link)
+            self._inbox.put_nowait(self._STOP)
         await self.forwarder.send_to(self.channel, m.WsClose(self.link))
 
     def receive(self, frame) -> None:

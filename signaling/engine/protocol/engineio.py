@@ -144,6 +144,7 @@ GOING_AWAY = "client went away"  # a WebSocket the browser closed with 1001: the
 PING_TIMEOUT = "ping timeout"
 PARSE_ERROR = "parse error"
 SERVER_CLOSE = "server namespace disconnect"
+SERVER_RESTART = "server shutting down"  # the process drains: its clients come back elsewhere
 TRANSPORT_ERROR = "transport error"
 
 

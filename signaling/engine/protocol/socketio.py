@@ -72,12 +72,13 @@ def encode_event(namespace: str, args: list, ack_id: int | None = None) -> list:
     return encode(Packet(EVENT, namespace, args, ack_id))
 
 
-def with_offset(messages: list, offset: int) -> list:
+def with_offset(messages: list, offset: int | str) -> list:
     """Encoded EVENT messages with `offset` appended to the event's arguments, as a string
-    (what socket.io-client takes an offset for): the JSON array ends the text message in
-    every form (namespace, ack id, binary header)."""
+    (what socket.io-client takes an offset for; an int, or a string of digits and `-`,
+    needs no escaping): the JSON array ends the text message in every form (namespace,
+    ack id, binary header)."""
     head = messages[0]
-    return [f'{head[:-1]},"{offset:d}"]', *messages[1:]]
+    return [f'{head[:-1]},"{offset}"]', *messages[1:]]
 
 
 def _has_binary(value: Any) -> bool:
