@@ -16,6 +16,7 @@ import asyncio
 import inspect
 import logging
 import secrets
+import time
 from typing import Any, Awaitable, Callable
 
 from signaling.engine import tasks
@@ -98,6 +99,11 @@ class Socket:
         """Its transport is gone and the recovery window runs."""
         return self.session is None
 
+    @property
+    def transport(self) -> str | None:
+        """"polling" or "websocket"; None while its client is away."""
+        return self.session.engine.transport.value if self.session is not None else None
+
     async def emit(self, event: str, *args, callback: Callable | None = None) -> None:
         if callback is not None:
             # An event that asks for an ack is not kept for a replay (nor is it in
@@ -133,6 +139,7 @@ class Socket:
         await self._write(messages)
 
     async def _write(self, messages: list) -> None:
+        self.namespace.server.observer.delivered(self)
         if self._held is not None:
             self._held.extend(messages)
         elif self.session is not None:  # while away, the outbox keeps what counts
@@ -303,6 +310,7 @@ class Namespace:
         self.sockets[socket.id] = socket
         if socket.pid is not None:
             self.by_pid[socket.pid] = socket
+        self.server.observer.socket_connected(socket)
         await session.send_messages(session.sio.accept(self.name, socket.id, socket.pid))
         await socket._release()
 
@@ -316,6 +324,7 @@ class Namespace:
             missed = None
         if missed is None:
             log.info("socket %s cannot be recovered (offset %r); it ends", socket.id, raw_offset)
+            self.server.observer.recovery_failed(socket)
             await self._remove(socket, RECOVERY_FAILED)
             return False
         socket._stop_expiry()
@@ -332,6 +341,7 @@ class Namespace:
         await session.send_messages(missed)
         await socket._release()
         log.info("socket %s recovered (%d messages replayed)", socket.id, len(missed))
+        self.server.observer.recovery_succeeded(socket)
         return True
 
     async def _abandon(self, socket: Socket, payload: dict) -> None:
@@ -348,6 +358,7 @@ class Namespace:
         """The socket's transport is gone: it waits for its client, within the window."""
         self._detach(socket, socket.session)
         socket.session = None
+        self.server.observer.socket_away(socket)
         socket._expiry = tasks.later(
             self.server.config.recovery.window, lambda: self._remove(socket, reason), "recovery window end"
         )
@@ -360,6 +371,7 @@ class Namespace:
         socket._stop_expiry()
         if socket.session is not None:
             self._detach(socket, socket.session)
+        self.server.observer.socket_removed(socket, reason)
         handler = self.handlers.get("disconnect")
         try:
             if handler is not None:
@@ -373,7 +385,9 @@ class Namespace:
         handler = self.handlers.get(event)  # never connect/disconnect: the codec refuses those
         if handler is None:
             return
+        started = time.perf_counter()
         result = await handler(socket, args)
+        self.server.observer.event_handled(socket, event, time.perf_counter() - started)
         if packet.id is not None and socket.connected:
             await socket._write(socketio.encode(socketio.Packet(socketio.ACK, self.name, _ack_args(result), packet.id)))
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from signaling.engine import tasks
 from signaling.engine.protocol import engineio, socketio
@@ -56,6 +56,7 @@ class SessionOwner(Protocol):
 
     engine_config: EngineConfig
     connect_timeout: float | None  # for the Socket.IO CONNECT; None: no limit
+    observer: Any  # observer.ServerObserver
 
     def new_id(self) -> str: ...
 
@@ -205,6 +206,7 @@ class Session:
                     while self._backlog:
                         await write(self._backlog.pop(0))
                     self._backlog = None
+                    self.owner.observer.session_upgraded(self)
                 case Transmit(frames):
                     await self._write_all(write, frames)
         # A GET that is waiting must end (with a noop) so the client can finish upgrading.
