@@ -48,11 +48,11 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 def _route(request) -> str:
-    """The URL pattern that answered (`api/v1/meeting/check-meet/<str:meetingCode>`), so
+    """The URL pattern that answered (`api/v1/meeting/check-meet/<str:code>`), so
     that meeting codes and ids never become label values."""
     match = getattr(request, "resolver_match", None)
-    if match is not None and match.route:
-        return match.route
+    if match is not None:
+        return match.route or "/"  # the home page's pattern is ""
     if request.path.startswith("/" + settings.STATIC_URL.lstrip("/")):
         return "static"  # answered by WhiteNoise, before any URL is resolved
     return "unmatched"
