@@ -1,7 +1,8 @@
 """What the server tells whoever watches it (its metrics, a product's live status of its
 sockets). The server calls these in line with its work, so each must be quick and must
 not wait: work that waits goes to a task (engine/tasks.py). The sockets and sessions are
-server.Socket and session.Session, untyped here so that this module imports neither."""
+server.Socket and session.Session, untyped here so that this module imports neither
+(both import it)."""
 
 import logging
 
@@ -18,8 +19,6 @@ class ServerObserver:
 
     def delivered(self, socket) -> None:
         """Messages of one packet were written to `socket` (or kept for it while away)."""
-
-    def socket_connected(self, socket) -> None: ...
 
     def socket_removed(self, socket, reason: str) -> None:
         """The socket left its namespace; `socket.away` says whether its client was away."""
@@ -61,9 +60,6 @@ class Observers(ServerObserver):
                 observer.delivered(socket)
             except Exception:
                 log.exception("observer %s failed in delivered", type(observer).__name__)
-
-    def socket_connected(self, socket):
-        self._each("socket_connected", socket)
 
     def socket_removed(self, socket, reason):
         self._each("socket_removed", socket, reason)

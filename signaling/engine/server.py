@@ -310,7 +310,6 @@ class Namespace:
         self.sockets[socket.id] = socket
         if socket.pid is not None:
             self.by_pid[socket.pid] = socket
-        self.server.observer.socket_connected(socket)
         await session.send_messages(session.sio.accept(self.name, socket.id, socket.pid))
         await socket._release()
 

@@ -10,9 +10,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 from signaling.engine import tasks
+from signaling.engine.observer import ServerObserver
 from signaling.engine.protocol import engineio, socketio
 from signaling.engine.protocol.engineio import (
     Closed,
@@ -56,7 +57,7 @@ class SessionOwner(Protocol):
 
     engine_config: EngineConfig
     connect_timeout: float | None  # for the Socket.IO CONNECT; None: no limit
-    observer: Any  # observer.ServerObserver
+    observer: ServerObserver
 
     def new_id(self) -> str: ...
 
