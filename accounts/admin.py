@@ -1,9 +1,11 @@
-"""Users in the admin: names and session counts, never password hashes or token digests."""
+"""Users in the admin: names, session counts and the calls they are in now, never
+password hashes or token digests."""
 
 from accounts import services
 from accounts.documents import User
 from animomeet.admin_site import Action, Column, DocumentAdmin, format_moment, site
 from animomeet.clock import utcnow
+from animomeet.live_calls import live_calls
 
 
 class UserAdmin(DocumentAdmin):
@@ -17,6 +19,10 @@ class UserAdmin(DocumentAdmin):
     )
     search_field = "username"
     ordering = ("username",)
+
+    def columns_for(self, documents):
+        calls = live_calls().calls_of_accounts() if documents else {}
+        return (*self.columns, Column("In a call now", lambda user: ", ".join(calls.get(user.username, [])) or "-"))
 
     def actions(self):
         return (Action("end_sessions", "End all sessions of the selected users", self.end_sessions),)
@@ -32,7 +38,8 @@ class UserAdmin(DocumentAdmin):
             for session in user.tokens
             if session.expiresAt > now
         ]
-        return super().detail_rows(user) + [("Sessions", "\n".join(sessions) or "-")]
+        in_calls = live_calls().calls_of_accounts().get(user.username, [])
+        return super().detail_rows(user) + [("Sessions", "\n".join(sessions) or "-"), ("In a call now", ", ".join(in_calls) or "-")]
 
 
 site.register_document(UserAdmin)

@@ -1,7 +1,7 @@
 """Django's admin, extended to MongoEngine documents (which have no ORM models).
 
 `DocumentAdmin` is a small ModelAdmin-like class: a searchable, filterable, paginated
-list with actions on the selected rows, and a read-only detail page. `site` is the admin
+list with actions on the selected rows, and a detail page, with actions of its own. `site` is the admin
 site that serves them next to Django's own models and lists them on its index. Staff
 login and Django's CSRF token protect every page (AdminSite.admin_view); failed staff
 logins are limited as the API's are (`ratelimit.LoginThrottle`).
@@ -47,6 +47,11 @@ class Action(NamedTuple):
     run: Callable  # (list of ObjectIds) -> message for the staff member
 
 
+class DetailAction(NamedTuple):
+    name: str
+    run: Callable  # (document, the POST data) -> (succeeded, message for the staff member)
+
+
 class _CountedQuerySet:
     """What Paginator needs from a MongoEngine queryset: a server-side count and slices
     (Paginator would otherwise load every document to count them)."""
@@ -74,11 +79,25 @@ class DocumentAdmin:
     def __init__(self, admin_site):
         self.admin_site = admin_site
 
+    detail_template = "mongo_admin/detail.html"
+
     def actions(self) -> tuple[Action, ...]:
         return ()
 
+    def columns_for(self, documents: list) -> tuple[Column, ...]:
+        """The list's columns for one page of documents (a subclass may add some that
+        it looks up once for the whole page)."""
+        return self.columns
+
     def detail_rows(self, document) -> list[tuple[str, object]]:
         return [(column.label, column.value(document)) for column in self.columns]
+
+    def detail_context(self, document) -> dict:
+        """What a subclass's detail template shows beside the rows."""
+        return {}
+
+    def detail_actions(self) -> tuple[DetailAction, ...]:
+        return ()
 
     @property
     def list_url_name(self) -> str:
@@ -136,11 +155,12 @@ class DocumentAdmin:
         if request.method == "POST":
             return self._run_action(request, actions)
         page = Paginator(_CountedQuerySet(self.filtered(request)), self.per_page).get_page(request.GET.get("page"))
+        columns = self.columns_for(list(page))
         rows = [
             {
                 "id": str(document.pk),
                 "url": reverse(f"{self.admin_site.name}:{self.detail_url_name}", args=[document.pk]),
-                "cells": [column.value(document) for column in self.columns],
+                "cells": [column.value(document) for column in columns],
             }
             for document in page
         ]
@@ -148,7 +168,7 @@ class DocumentAdmin:
             **self.admin_site.each_context(request),
             "title": self.verbose_name_plural,
             "document_admin": self,
-            "headers": [column.label for column in self.columns],
+            "headers": [column.label for column in columns],
             "rows": rows,
             "page": page,
             "actions": [(action.name, action.label) for action in actions.values()],
@@ -180,14 +200,26 @@ class DocumentAdmin:
             document = None
         if document is None:
             raise Http404(f"No such {self.document.__name__.lower()}")
+        if request.method == "POST":
+            return self._run_detail_action(request, document)
         context = {
             **self.admin_site.each_context(request),
             "title": str(document),
             "document_admin": self,
             "list_url": reverse(f"{self.admin_site.name}:{self.list_url_name}"),
             "rows": self.detail_rows(document),
+            **self.detail_context(document),
         }
-        return TemplateResponse(request, "mongo_admin/detail.html", context)
+        return TemplateResponse(request, self.detail_template, context)
+
+    def _run_detail_action(self, request, document):
+        action = next((action for action in self.detail_actions() if action.name == request.POST.get("action")), None)
+        if action is None:
+            messages.error(request, "Choose an action.")
+        else:
+            succeeded, message = action.run(document, request.POST)
+            (messages.success if succeeded else messages.warning)(request, message)
+        return HttpResponseRedirect(request.get_full_path())
 
 
 def _superusers_only(handler):

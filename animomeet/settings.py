@@ -4,7 +4,9 @@ The original Node backend's variables keep their meaning: PORT, NODE_ENV, FRONTE
 DEVELOPMENT_DB_URL, PRODUCTION_DB_URL, SECRET_KEY. Everything else is new and optional.
 """
 
+import ipaddress
 import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -75,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "animomeet.metrics.HttpMetricsMiddleware",
     "animomeet.middleware.RequestLogMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "animomeet.middleware.MalformedRequestMiddleware",
@@ -240,6 +243,24 @@ SIGNALING = {
 HTTP_RECEIVE_TIMEOUT_S = env_int("HTTP_RECEIVE_TIMEOUT_S", 30)
 # On SIGTERM (python -m animomeet.serve): how long a worker may take to hand its calls over.
 SIGNALING_DRAIN_S = env_int("SIGNALING_DRAIN_S", 10)
+
+# --- Metrics (README "Operations: Metrics"): GET /metrics on a port of each process's own --
+METRICS_PORT = env_int("METRICS_PORT", 0)  # 0: no metrics listener
+METRICS_ADDRESS = os.environ.get("METRICS_ADDRESS", "").strip() or "127.0.0.1"
+# Who may scrape: these addresses or networks, and with METRICS_TOKEN set only with
+# `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(entry, strict=False) for entry in env_list("METRICS_ALLOWED_ADDRESSES", ["127.0.0.1", "::1"])
+    ]
+except ValueError as error:
+    raise config_error(f"METRICS_ALLOWED_ADDRESSES: {error}") from None
+if any(network.prefixlen == 0 for network in METRICS_ALLOWED_NETWORKS) and not METRICS_TOKEN:
+    raise config_error("METRICS_ALLOWED_ADDRESSES lets every address in: set METRICS_TOKEN too")
+# What this process is called in the metrics' `process` label and in the admin's live
+# calls: stable across restarts when each worker has a metrics port of its own.
+PROCESS_NAME = os.environ.get("PROCESS_NAME", "").strip() or f"{socket.gethostname()}:{METRICS_PORT or os.getpid()}"
 
 # --- Logging --------------------------------------------------------------------------
 _APP_LOG_LEVEL = "INFO" if PRODUCTION else "DEBUG"  # development stays verbose, DEBUG or not

@@ -1,6 +1,9 @@
-"""Meetings in the admin: list, filter by host, search by code, end them, flip host controls."""
+"""Meetings in the admin: list, filter by host, search by code, end them, flip host
+controls; the call going on in each, its participants and waiting room, wherever their
+sockets are, with "remove participant" and "end the call"."""
 
-from animomeet.admin_site import Action, Column, DocumentAdmin, format_moment, site
+from animomeet.admin_site import Action, Column, DetailAction, DocumentAdmin, format_moment, site
+from animomeet.live_calls import live_calls
 from meetings import services
 from meetings.documents import HostControls, Meeting
 
@@ -25,6 +28,7 @@ class MeetingAdmin(DocumentAdmin):
     search_field = "meetingCode"
     filter_field = "hostUsername"
     ordering = ("-lastActive",)
+    detail_template = "mongo_admin/meeting_detail.html"
 
     def actions(self):
         return (
@@ -34,6 +38,32 @@ class MeetingAdmin(DocumentAdmin):
                 for field in services.HOST_CONTROL_FIELDS
             ),
         )
+
+    def columns_for(self, documents):
+        sizes = live_calls().call_sizes() if documents else {}
+
+        def live(meeting: Meeting) -> str:
+            size = sizes.get(meeting.meetingCode, 0)
+            return f"{size} in the call" if size else "-"
+
+        return (*self.columns, Column("Live call", live))
+
+    def detail_context(self, meeting):
+        return {"call": live_calls().call(meeting.meetingCode)}
+
+    def detail_actions(self):
+        return (DetailAction("remove_participant", self.remove_participant), DetailAction("end_call", self.end_call))
+
+    @staticmethod
+    def remove_participant(meeting: Meeting, data) -> tuple[bool, str]:
+        if live_calls().remove_participant(meeting.meetingCode, data.get("socket_id", "")):
+            return True, "The participant was removed from the call."
+        return False, "That participant is no longer in the call; nothing was changed."
+
+    @staticmethod
+    def end_call(meeting: Meeting, data) -> tuple[bool, str]:
+        live_calls().end_call(meeting.meetingCode)
+        return True, "The call was ended."
 
     @staticmethod
     def end(meeting_ids) -> str:

@@ -1,10 +1,13 @@
 """Builds the signaling server of a process from Django settings: alone with in-memory
-state, or one of a cluster sharing state through Redis (REDIS_URL)."""
+state, or one of a cluster sharing state through Redis (REDIS_URL); and gives code outside
+the calls (the REST API, the admin, commands) this process's signaling to act through."""
 
 from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
+from django.apps import apps
 from django.conf import settings
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from animomeet.addresses import client_address
@@ -12,12 +15,14 @@ from animomeet.origins import origin_allowed
 from signaling.engine.asgi.routing import engine_application
 from signaling.engine.broker.cluster import ClusterBroker
 from signaling.engine.broker.redis_pools import waiting_pool
+from signaling.engine.metrics import EngineMetrics
 from signaling.engine.recovery import RecoveryConfig
 from signaling.engine.server import ServerConfig, SocketServer
 from signaling.engine.session import Handshake
 from signaling.meeting.context import MeetingConfig
 from signaling.meeting.directory import Directory
 from signaling.meeting.events import MeetingEvents
+from signaling.meeting.metrics import MeetingMetrics
 from signaling.meeting.state.memory import MemoryRoomState
 from signaling.meeting.state.redis import RedisRoomState
 
@@ -86,6 +91,7 @@ def build_signaling() -> Signaling:
     else:
         broker, state = None, MemoryRoomState()
     server = SocketServer(config, broker)
+    process_name = settings.PROCESS_NAME + (f"/{server.process_id}" if server.process_id else "")
     meetings = MeetingEvents(
         server.of("/"),
         state,
@@ -102,6 +108,7 @@ def build_signaling() -> Signaling:
             unknown_rooms_per_address=conf["UNKNOWN_ROOMS_PER_MINUTE_PER_ADDRESS"],
             reserve_account_usernames=conf["RESERVE_ACCOUNT_USERNAMES"],
             token_cookie=settings.AUTH_COOKIE_NAME,
+            process_name=process_name,
         ),
     )
     if broker is not None:
@@ -111,9 +118,25 @@ def build_signaling() -> Signaling:
 
 def asgi_application(http_app):
     """The Socket.IO endpoint beside `http_app`; this process's signaling, from now on,
-    is the one that tells live calls about meeting changes (signaling/receivers.py)."""
-    from django.apps import apps
-
+    is the one that tells live calls about meeting changes (signaling/receivers.py) and
+    serves the admin (signaling/live_calls.py), and its metrics are exported."""
     signaling = build_signaling()
     apps.get_app_config("signaling").serving = signaling
+    signaling.server.observer.add(EngineMetrics(signaling.server, REGISTRY))
+    signaling.meetings.metrics = MeetingMetrics(signaling.server.of("/"), REGISTRY)
     return engine_application(signaling.server, http_app)
+
+
+async def using_signaling(run):
+    """`await run(meetings)` with this process's signaling, or, in a process that serves
+    no calls (a command, a shell, the test client), with one built for the occasion: with
+    Redis it reaches the calls of every process; without Redis there are no calls outside
+    the serving process to reach."""
+    signaling = apps.get_app_config("signaling").serving
+    if signaling is not None:
+        return await run(signaling.meetings)
+    signaling = build_signaling()
+    try:
+        return await run(signaling.meetings)
+    finally:
+        await signaling.close()

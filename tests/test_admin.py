@@ -200,3 +200,15 @@ def test_ending_a_users_sessions_logs_them_out(staff, alice_with_sessions):
 
     for token in live_tokens:
         assert Client().get("/api/v1/users/verify-user", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_removing_someone_no_longer_in_the_call_changes_nothing_and_says_so(staff, meetings):
+    # The test client's process serves no calls: the meeting has none going on.
+    url = f"/admin/meetings/{meetings[0].pk}/"
+    page = staff.get(url).content.decode()
+    assert "Live call: none going on" in page and "Waiting room: 0 waiting" in page
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+    answer = staff.post(url, {"csrfmiddlewaretoken": token, "action": "remove_participant", "socket_id": "gone-socket"}, follow=True)
+    assert "That participant is no longer in the call; nothing was changed." in answer.content.decode()
+    assert staff.get("/admin/meetings/").content.decode().count("<td>-</td>") >= 3  # the Live call column

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from signaling.meeting.media import Media
 from signaling.meeting.state.redis import RedisRoomState
-from signaling.meeting.state.base import CHAT_HISTORY_LIMIT, MeetingInfo, Participant
+from signaling.meeting.state.base import CHAT_HISTORY_LIMIT, Link, MeetingInfo, Participant
 from signaling.meeting.state.memory import MemoryRoomState
 from signaling.engine.broker.redis_pools import waiting_pool
 
@@ -84,6 +84,43 @@ def test_media_updates_and_the_meeting_cache(make_state):
     updated, missing, stored, meeting = run(make_state, scenario)
     assert updated.media.videoEnabled and stored.media.videoEnabled and missing is None
     assert meeting.privileged("co") and not meeting.privileged("guest") and not meeting.allows("audioAllowed")
+
+
+def test_the_link_and_joining_time_are_kept_and_a_link_change_reaches_only_who_is_there(make_state):
+    async def scenario(state):
+        polling = Link("polling", False, "host-a:1/0000a11e")
+        await state.join("r", Participant("a.p1", "ann", "Ann", "ann", Media(audioEnabled=True), 1767312000.25, polling))
+        await state.join("r", member("b.p1"))
+        upgraded = (await state.set_link("r", "a.p1", Link("websocket", False, "host-a:1/0000a11e"))).link
+        away = (await state.set_link("r", "a.p1", Link(None, True, "host-a:1/0000a11e"))).link
+        stored = await state.participant("r", "a.p1")
+        await state.leave("r", "b.p1")
+        late = await state.set_link("r", "b.p1", Link("websocket"))
+        return upgraded, away, stored, late, await state.roster("r")
+
+    upgraded, away, stored, late, roster = run(make_state, scenario)
+    assert upgraded == Link("websocket", False, "host-a:1/0000a11e")
+    assert away == Link(None, True, "host-a:1/0000a11e")
+    assert stored.joined_at == 1767312000.25 and stored.account == "ann" and stored.media.audioEnabled
+    assert stored.link == away
+    assert late is None and [p.id for p in roster] == ["a.p1"]
+
+
+def test_the_live_rooms_are_those_with_participants_with_how_many(make_state):
+    async def scenario(state):
+        await state.join("r1", member("a.p1"))
+        await state.join("r1", member("b.p1"))
+        await state.join("r2", member("c.p1"))
+        await state.add_waiting("r3", member("w.p1"))  # waiting only: no call going on
+        await state.add_waiting("r1", member("v.p1"))
+        before = await state.live_rooms()
+        await state.leave("r2", "c.p1")
+        await state.leave("r1", "a.p1")
+        return before, await state.live_rooms()
+
+    before, after = run(make_state, scenario)
+    assert before == {"r1": 2, "r2": 1}
+    assert after == {"r1": 1}
 
 
 def test_waiting_joiners_are_listed_and_taken_once(make_state):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from signaling.engine import ids
+from signaling.engine.observer import Observers
 from signaling.engine.protocol.engineio import EngineConfig, Transport
 from signaling.engine.recovery import RecoveryConfig
 from signaling.engine.session import Handshake, Session, SessionEndpoint
@@ -63,6 +64,7 @@ class EngineServer:
         self._sessions_per_address: dict[str, int] = {}
         self._on_message = on_message
         self.draining = False
+        self.observer = Observers()  # metrics and the like add theirs (engine/observer.py)
 
     def new_id(self) -> str:
         """A session or socket id that names this process (engine/ids.py)."""

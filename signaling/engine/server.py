@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import logging
 import secrets
+import time
 from typing import Any, Awaitable, Callable, Protocol
 
 from signaling.engine import tasks
@@ -121,6 +122,11 @@ class Socket:
         """Its transport is gone and the recovery window runs."""
         return self.session is None
 
+    @property
+    def transport(self) -> str | None:
+        """"polling" or "websocket"; None while its client is away."""
+        return self.session.engine.transport.value if self.session is not None else None
+
     async def emit(self, event: str, *args, callback: Callable | None = None) -> None:
         if callback is not None:
             # An event that asks for an ack is not kept for a replay (nor is it in
@@ -178,6 +184,7 @@ class Socket:
             await self.namespace.server.broker.save_socket(self.record())
 
     async def _write(self, messages: list) -> None:
+        self.namespace.server.observer.delivered(self)
         if self._held is not None:
             self._held.extend(messages)
         elif self.session is not None:  # while away, the outbox keeps what counts
@@ -393,6 +400,7 @@ class Namespace:
     async def adopt(self, record: dict) -> None:
         """A socket of a dead process: it waits here for its client, within the window."""
         socket = await self._restore(record)
+        self.server.observer.socket_away(socket)
         self._start_window(socket, engineio.TRANSPORT_ERROR)
         log.info("socket %s of a lost process waits here for its client", socket.id)
 
@@ -418,6 +426,7 @@ class Namespace:
         missed = await self._missed(socket, raw_offset)
         if missed is None:
             log.info("socket %s cannot be recovered (offset %r); it ends", socket.id, raw_offset)
+            self.server.observer.recovery_failed(socket)
             await self._remove(socket, RECOVERY_FAILED)
             return False
         socket._stop_expiry()
@@ -433,6 +442,7 @@ class Namespace:
         await session.send_messages(missed)
         await socket._release()
         log.info("socket %s recovered (%d messages replayed)", socket.id, len(missed))
+        self.server.observer.recovery_succeeded(socket)
         return True
 
     async def socket_moved(self, socket_id: str) -> None:
@@ -466,6 +476,7 @@ class Namespace:
         """The socket's transport is gone: it waits for its client, within the window."""
         self._detach(socket, socket.session)
         socket.session = None
+        self.server.observer.socket_away(socket)
         self._start_window(socket, reason)
 
     def _start_window(self, socket: Socket, reason: str) -> None:
@@ -486,6 +497,7 @@ class Namespace:
         socket._stop_expiry()
         if socket.session is not None:
             self._detach(socket, socket.session)
+        self.server.observer.socket_removed(socket, reason)
         handler = self.handlers.get("disconnect")
         try:
             if handler is not None:
@@ -499,7 +511,9 @@ class Namespace:
         handler = self.handlers.get(event)  # never connect/disconnect: the codec refuses those
         if handler is None:
             return
+        started = time.perf_counter()
         result = await handler(socket, args)
+        self.server.observer.event_handled(socket, event, time.perf_counter() - started)
         if packet.id is not None and socket.connected:
             await socket._write(socketio.encode(socketio.Packet(socketio.ACK, self.name, _ack_args(result), packet.id)))
 

@@ -13,6 +13,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Awaitable, Callable, Protocol
 
 from signaling.engine import tasks
+from signaling.engine.observer import ServerObserver
 from signaling.engine.protocol import engineio, socketio
 from signaling.engine.protocol.engineio import (
     Closed,
@@ -60,6 +61,7 @@ class SessionOwner(Protocol):
 
     engine_config: EngineConfig
     connect_timeout: float | None  # for the Socket.IO CONNECT; None: no limit
+    observer: ServerObserver
 
     def new_id(self) -> str: ...
 
@@ -215,6 +217,7 @@ class Session:
                     while self._backlog:
                         await write(self._backlog.pop(0))
                     self._backlog = None
+                    self.owner.observer.session_upgraded(self)
                 case Transmit(frames):
                     await self._write_all(write, frames)
         # A GET that is waiting must end (with a noop) so the client can finish upgrading.

@@ -33,6 +33,8 @@ class MeetingConfig:
     # clients present their credentials (same origin, or the CONNECT `auth` token).
     reserve_account_usernames: bool = False
     token_cookie: str = "token"
+    # What this process is called in the room state's links (the admin) and its metrics.
+    process_name: str = ""
 
 
 @dataclass(frozen=True)

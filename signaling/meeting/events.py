@@ -19,8 +19,10 @@ from signaling.meeting.context import CALL_ERROR, MeetingConfig, MeetingContext,
 from signaling.meeting.directory import Directory
 from signaling.meeting.host_controls import EXPEL, HostControls
 from signaling.meeting.joining import Calls
+from signaling.meeting.links import LinkWatcher
+from signaling.meeting.metrics import MeetingMetrics
 from signaling.meeting.relay import Relay
-from signaling.meeting.state.base import RoomState
+from signaling.meeting.state.base import Participant, RoomState
 from signaling.meeting.validation import Rejected
 from signaling.meeting.waiting_room import ADMIT, DENY, WaitingRoom
 
@@ -35,6 +37,8 @@ class MeetingEvents:
         self.calls = Calls(ctx, self.waiting_room)
         self.relay = Relay(ctx)
         self.host_controls = HostControls(ctx, self.calls, self.waiting_room)
+        self.metrics: MeetingMetrics | None = None  # set by a process that exports them
+        namespace.server.observer.add(LinkWatcher(ctx))
         namespace.on("connect")(self.calls.connect)
         namespace.on("disconnect")(self.calls.disconnect)
         namespace.data_keeper = self.calls
@@ -80,6 +84,8 @@ class MeetingEvents:
 
     async def _refuse(self, socket: Socket, event: str, message: str) -> None:
         log.info("refused %s from %s: %s", event, socket.id, message)
+        if self.metrics is not None:
+            self.metrics.refused(event, message)
         await self.ctx.reply(socket, CALL_ERROR, {"event": event, "message": message})
 
     # --- from elsewhere: other processes, the REST API, the admin, commands -------------
@@ -92,4 +98,36 @@ class MeetingEvents:
 
     async def meeting_ended(self, room: str) -> None:
         """The meeting was deleted: its call ends."""
+        await self.host_controls.end_call(room, by=None)
+
+    # --- for the admin, from any process ------------------------------------------------
+
+    async def live_rooms(self) -> dict[str, int]:
+        return await self.ctx.state.live_rooms()
+
+    async def live_call(self, room: str) -> tuple[list[Participant], list[Participant]]:
+        """Its participants in join order, and who waits to be admitted."""
+        return await self.ctx.state.roster(room), await self.ctx.state.waiting(room)
+
+    async def calls_of_accounts(self) -> dict[str, list[str]]:
+        """The rooms each logged-in username is in now."""
+        rooms_by_account: dict[str, list[str]] = {}
+        for room in await self.ctx.state.live_rooms():
+            for member in await self.ctx.state.roster(room):
+                if member.account is not None and room not in rooms_by_account.setdefault(member.account, []):
+                    rooms_by_account[member.account].append(room)
+        return rooms_by_account
+
+    async def remove_participant(self, room: str, socket_id: str) -> bool:
+        """As a host's remove-participant does, by nobody in the call; a participant whose
+        socket no process holds any more is taken out of the call all the same. False when
+        it is not in that call."""
+        if await self.ctx.state.participant(room, socket_id) is None:
+            return False
+        if not await self.host_controls.expel(socket_id, "removed", {"by": None}):
+            await self.calls.take_out(room, socket_id)
+        return True
+
+    async def end_call(self, room: str) -> None:
+        """As a host's end-meeting does, by nobody in the call; the meeting stays."""
         await self.host_controls.end_call(room, by=None)

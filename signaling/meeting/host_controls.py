@@ -49,13 +49,16 @@ class HostControls:
         await self.end_call(room, by=socket.id)
 
     async def end_call(self, room: str, by: str | None) -> None:
-        """Everyone leaves the call, told why; those waiting are denied."""
+        """Everyone leaves the call, told why; those waiting are denied. Participants
+        whose socket no process holds any more leave all the same."""
         await self.waiting_room.deny_all(room, "the meeting has ended")
         for member in await self.ctx.state.roster(room):
-            await self.expel(member.id, "meeting-ended", {"by": by})
+            if not await self.expel(member.id, "meeting-ended", {"by": by}):
+                await self.calls.take_out(room, member.id)
 
-    async def expel(self, socket_id: str, event: str, payload: dict) -> None:
-        await self.ctx.ns.command(socket_id, EXPEL, {"event": event, "payload": payload})
+    async def expel(self, socket_id: str, event: str, payload: dict) -> bool:
+        """False when no process holds the socket."""
+        return await self.ctx.ns.command(socket_id, EXPEL, {"event": event, "payload": payload})
 
     async def expelled(self, target: Socket, payload: dict) -> None:
         """Run by the process that owns the socket: tell them why, take them out of the

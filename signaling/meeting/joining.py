@@ -1,6 +1,7 @@
 """Joining and leaving calls: `connect`, `join-call`, `leave-call`, disconnect, and the
 participants of a process that died."""
 
+import dataclasses
 import time
 
 from accounts.credentials import bearer_token, choose_credential
@@ -10,6 +11,7 @@ from signaling.engine.server import ConnectionRefused, Socket
 from signaling.meeting import payloads, validation
 from signaling.meeting.caller import Caller
 from signaling.meeting.context import MeetingContext, caller_of, room_key
+from signaling.meeting.links import link_of
 from signaling.meeting.media import Media
 from signaling.meeting.ratelimit import BucketsByKey, TokenBucket
 from signaling.meeting.state.base import MeetingInfo, Participant
@@ -118,7 +120,7 @@ class Calls:
 
         if caller.room not in (None, room):
             await self.leave(socket)
-        member = Participant(socket.id, username, name, caller.account_name, media)
+        member = Participant(socket.id, username, name, caller.account_name, media, joined_at=time.time())
         if meeting is not None:
             if not meeting.privileged(member.account):
                 # Joining is never refused for it: what the host turned off starts off.
@@ -144,11 +146,15 @@ class Calls:
         # The client can go away at any await; its disconnect handler then runs beside
         # this one, so each step checks before it commits the socket to the room.
         ns, state = self.ctx.ns, self.ctx.state
+        process = self.ctx.config.process_name
+        member = dataclasses.replace(member, joined_at=time.time(), link=link_of(socket, process))
         roster = await state.join(room, member)
         if not socket.connected:
             await state.leave(room, member.id)
             return
         caller_of(socket).room = room
+        if link_of(socket, process) != member.link:  # upgraded meanwhile, unseen by the LinkWatcher
+            await state.set_link(room, member.id, link_of(socket, process))
         await ns.enter_room(socket, room)
         if not socket.connected:
             await ns.leave_room(socket, room)  # the disconnect handler has left the call
@@ -203,14 +209,21 @@ class Calls:
         await self.leave(socket)
         await self.waiting_room.stop_waiting(socket)
 
+    async def take_out(self, room: str, socket_id: str) -> bool:
+        """A participant whose socket no process holds leaves its call, as on disconnect."""
+        gone = await self.ctx.state.leave(room, socket_id)
+        if gone is not None:
+            await self.ctx.ns.emit("user-left", gone.id, gone.username, room=room)
+        return gone is not None
+
     async def process_lost(self, process: str) -> None:
         """Another process died: its participants leave their calls, as on disconnect,
         but for those whose sockets live on (recovering, here or on another process)."""
         state, ns = self.ctx.state, self.ctx.ns
         for room in await state.rooms_of_process(process):
             for member in await state.roster(room):
-                if owner_of(member.id) == process and not await ns.lives(member.id) and await state.leave(room, member.id) is not None:
-                    await ns.emit("user-left", member.id, member.username, room=room)
+                if owner_of(member.id) == process and not await ns.lives(member.id):
+                    await self.take_out(room, member.id)
             for waiter in await state.waiting(room):
                 if owner_of(waiter.id) == process and not await ns.lives(waiter.id):
                     await state.remove_waiting(room, waiter.id)

@@ -12,6 +12,24 @@ from signaling.meeting.media import Media
 CHAT_HISTORY_LIMIT = 200
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """How a participant's socket is connected, for the admin of any process: the
+    transport carrying it (None while its client is away), whether it waits for its client
+    to come back (connection state recovery), and the process holding it."""
+
+    transport: str | None = None
+    recovering: bool = False
+    process: str | None = None
+
+    def stored(self) -> dict:
+        return {"transport": self.transport, "recovering": self.recovering, "process": self.process}
+
+    @classmethod
+    def from_stored(cls, data: dict) -> "Link":
+        return cls(data.get("transport"), bool(data.get("recovering", False)), data.get("process"))
+
+
 @dataclass
 class Participant:
     id: str  # socket id
@@ -19,14 +37,23 @@ class Participant:
     name: str
     account: str | None = None  # the logged-in username behind the socket; None for guests
     media: Media = Media()
+    joined_at: float | None = None  # when it entered the call, in seconds since the epoch
+    link: Link = Link()
 
     def to_dict(self) -> dict:
-        """Flat, as stored: the media flags beside the names (state/redis.py merges them)."""
-        return {"id": self.id, "username": self.username, "name": self.name, "account": self.account, **self.media.stored()}
+        """Flat, as stored: the media flags and the link beside the names (state/redis.py
+        merges changes to them)."""
+        return {
+            "id": self.id, "username": self.username, "name": self.name, "account": self.account,
+            "joinedAt": self.joined_at, **self.media.stored(), **self.link.stored(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "Participant":
-        return cls(data["id"], data.get("username"), data.get("name", ""), data.get("account"), Media.from_stored(data))
+        return cls(
+            data["id"], data.get("username"), data.get("name", ""), data.get("account"), Media.from_stored(data),
+            data.get("joinedAt"), Link.from_stored(data),
+        )
 
 
 @dataclass
@@ -77,6 +104,15 @@ class RoomState(abc.ABC):
     async def set_media(self, room: str, socket_id: str, changes: dict) -> Participant | None:
         """Merge media flags (stored names, see media.py) into a participant who is still
         there; None (and nothing written) if not."""
+
+    @abc.abstractmethod
+    async def set_link(self, room: str, socket_id: str, link: Link) -> Participant | None:
+        """Replace the link of a participant who is still there; None (and nothing
+        written) if not."""
+
+    @abc.abstractmethod
+    async def live_rooms(self) -> dict[str, int]:
+        """Every room with participants in it, and how many (waiters not counted)."""
 
     @abc.abstractmethod
     async def add_chat(self, room: str, message: dict) -> None:

@@ -4,7 +4,7 @@ import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 
-from signaling.meeting.state.base import CHAT_HISTORY_LIMIT, MeetingInfo, Participant, RoomState
+from signaling.meeting.state.base import CHAT_HISTORY_LIMIT, Link, MeetingInfo, Participant, RoomState
 
 
 @dataclass
@@ -55,6 +55,15 @@ class MemoryRoomState(RoomState):
         if member is not None:
             member.media = dataclasses.replace(member.media, **changes)
         return member
+
+    async def set_link(self, room, socket_id, link: Link):
+        member = await self.participant(room, socket_id)
+        if member is not None:
+            member.link = link
+        return member
+
+    async def live_rooms(self):
+        return {room: len(state.members) for room, state in self._rooms.items() if state.members}
 
     async def add_chat(self, room, message):
         state = self._rooms.get(room)
