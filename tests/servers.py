@@ -47,7 +47,7 @@ class DaphneServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited early:\n{self.log()}")
+                raise RuntimeError(f"daphne exited early (exit code {self.process.returncode}):\n{self.log()}")
             try:
                 requests.get(self.url + "/", timeout=1)
                 return self

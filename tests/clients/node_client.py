@@ -159,6 +159,7 @@ class NodeClients:
     def _read_events(self) -> None:
         for line in self._process.stdout:
             record = from_json(json.loads(line))
+            record["at"] = time.monotonic()  # when the driver reported it
             with self._changed:
                 if record["type"] == "error":
                     self._driver_errors.append(record)
