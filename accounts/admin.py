@@ -1,10 +1,9 @@
 """Users in the admin: names, session counts and the calls they are in now, never
 password hashes or token digests."""
 
-from accounts import services
+from accounts import selectors, services
 from accounts.documents import User
 from animomeet.admin_site import Action, Column, DocumentAdmin, format_moment, site
-from animomeet.clock import utcnow
 from animomeet.live_calls import live_calls
 
 
@@ -15,7 +14,7 @@ class UserAdmin(DocumentAdmin):
     columns = (
         Column("Username", lambda user: user.username),
         Column("Name", lambda user: user.name),
-        Column("Active sessions", services.active_session_count),
+        Column("Active sessions", selectors.active_session_count),
     )
     search_field = "username"
     ordering = ("username",)
@@ -32,11 +31,9 @@ class UserAdmin(DocumentAdmin):
         return f"Ended the sessions of {services.end_all_sessions(user_ids)} user(s)."
 
     def detail_rows(self, user):
-        now = utcnow()
         sessions = [
             f"since {format_moment(session.createdAt)}, until {format_moment(session.expiresAt)}"
-            for session in user.tokens
-            if session.expiresAt > now
+            for session in selectors.active_sessions(user)
         ]
         in_calls = live_calls().calls_of_accounts().get(user.username, [])
         return super().detail_rows(user) + [("Sessions", "\n".join(sessions) or "-"), ("In a call now", ", ".join(in_calls) or "-")]

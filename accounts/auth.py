@@ -5,7 +5,7 @@ from functools import wraps
 
 from django.conf import settings
 
-from accounts import services
+from accounts import selectors
 from accounts.credentials import Credential, bearer_token, choose_credential
 from animomeet.http import message_response
 from animomeet.origins import origin_allowed
@@ -51,7 +51,7 @@ def user_from_request(request):
     """The User behind the request's token; None without one, or with one that is no
     longer valid."""
     credential = credential_from_request(request)
-    return services.user_for_token(credential.token) if credential else None
+    return selectors.user_for_token(credential.token) if credential else None
 
 
 def auth_required(view=None, *, changes_state: bool = False):
@@ -72,7 +72,7 @@ def auth_required(view=None, *, changes_state: bool = False):
         state_changing = changes_state or request.method not in SAFE_METHODS
         if credential.from_cookie and state_changing and not from_frontend(request):
             return message_response(403, "Request refused: it does not come from an allowed origin")
-        user = services.user_for_token(credential.token)
+        user = selectors.user_for_token(credential.token)
         if user is None:
             response = message_response(401, "Invalid token, login again")
             if credential.from_cookie:

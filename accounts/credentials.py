@@ -1,15 +1,22 @@
-"""The one rule for which token a request presents, for the REST API and the socket alike.
+"""The one rule for which token a request presents, for the REST API and the socket alike,
+and the form in which a token is stored (its digest).
 
 A client presents a token explicitly (`Authorization: Bearer`, or the Socket.IO CONNECT
 `auth` payload's `token`), or its browser sends the login cookie by itself. Tokens are
 never read from URLs: they would end up in access logs.
 """
 
+import hashlib
 import re
 from typing import NamedTuple
 
 # What login hands out: 20 random bytes as hex, as the Node backend did.
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{40}")
+
+
+def token_digest(raw_token: str) -> str:
+    """The stored form of a token (documents.AuthToken)."""
+    return hashlib.sha256(raw_token.encode()).hexdigest()
 
 
 class Credential(NamedTuple):

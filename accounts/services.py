@@ -1,6 +1,6 @@
-"""Accounts: registration, password checks, login sessions (tokens) and their clean-up."""
+"""Accounts, written: registration, password checks, login sessions (tokens) and their
+clean-up. The read-only look-ups are in accounts.selectors."""
 
-import hashlib
 import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import bcrypt
 from asgiref.sync import sync_to_async
+from bson import ObjectId
 from django.conf import settings
 from mongoengine.errors import NotUniqueError
 
-from accounts.credentials import TOKEN_PATTERN
+from accounts import selectors
+from accounts.credentials import token_digest
 from accounts.documents import User
 from animomeet.clock import utcnow
 from animomeet.ratelimit import Limit, LoginThrottle, client_network
@@ -57,7 +59,7 @@ def hash_password(password: str) -> str:
     return bcrypt.hashpw(_password_bytes(password), salt).decode()
 
 
-def password_matches(password: str, hashed: str | None) -> bool:
+def password_matches(*, password: str, hashed: str | None) -> bool:
     """Checks against $2b$ and $2a$ hashes alike; a missing or damaged hash never matches."""
     try:
         return bcrypt.checkpw(_password_bytes(password), (hashed or "").encode())
@@ -65,12 +67,12 @@ def password_matches(password: str, hashed: str | None) -> bool:
         return False
 
 
-def register(name: str, username: str, password: str, address: str) -> User:
+def register(*, name: str, username: str, password: str, address: str) -> User:
     """The new user, unless `address` has signed up too often lately
     (ratelimit.Refused) or the username is taken."""
     SIGNUPS.enforce(client_network(address))
     # The unique index is the real guard; asking first spares a bcrypt round on a taken name.
-    if username_exists(username):
+    if selectors.username_exists(username):
         raise UsernameTaken(username)
     user = User(name=name, username=username, password=hash_password(password))
     try:
@@ -79,16 +81,16 @@ def register(name: str, username: str, password: str, address: str) -> User:
         raise UsernameTaken(username) from None
 
 
-def login(username: str, password: str, address: str) -> tuple[User, str]:
+def login(*, username: str, password: str, address: str) -> tuple[User, str]:
     """The user and a new token, unless logins from this address or to this username
     have failed too often lately (ratelimit.Refused), the user does not exist or the
     password is wrong."""
     LOGIN_THROTTLE.check(address, username)
-    user = User.objects(username=username).first()
+    user = selectors.find_user(username)
     if user is None:
         LOGIN_THROTTLE.record_failure(address, None)
         raise UnknownUser(username)
-    if not password_matches(password, user.password):
+    if not password_matches(password=password, hashed=user.password):
         LOGIN_THROTTLE.record_failure(address, username)
         raise WrongPassword(username)
     LOGIN_THROTTLE.record_success(address, username)
@@ -97,10 +99,6 @@ def login(username: str, password: str, address: str) -> tuple[User, str]:
 
 aregister = sync_to_async(register, thread_sensitive=False, executor=_PASSWORD_WORK)
 alogin = sync_to_async(login, thread_sensitive=False, executor=_PASSWORD_WORK)
-
-
-def token_digest(raw_token: str) -> str:
-    return hashlib.sha256(raw_token.encode()).hexdigest()
 
 
 def issue_token(user: User) -> str:
@@ -119,14 +117,6 @@ def issue_token(user: User) -> str:
     return raw_token
 
 
-def user_for_token(raw_token: str) -> User | None:
-    """The user holding this unexpired token, else None. Safe to call from any thread."""
-    if not isinstance(raw_token, str) or not TOKEN_PATTERN.fullmatch(raw_token):
-        return None
-    live_session = {"$elemMatch": {"digest": token_digest(raw_token), "expiresAt": {"$gt": utcnow()}}}
-    return User.objects(__raw__={"tokens": live_session}).first()
-
-
 def revoke_token(raw_token: str) -> None:
     digest = token_digest(raw_token)
     User.objects(__raw__={"tokens.digest": digest}).update_one(
@@ -134,14 +124,9 @@ def revoke_token(raw_token: str) -> None:
     )
 
 
-def end_all_sessions(user_ids: list) -> int:
+def end_all_sessions(user_ids: list[ObjectId]) -> int:
     """Logs these users out everywhere; returns how many there were."""
     return User.objects(id__in=user_ids).update(set__tokens=[])
-
-
-def active_session_count(user: User) -> int:
-    now = utcnow()
-    return sum(1 for session in user.tokens if session.expiresAt > now)
 
 
 def remove_expired_tokens() -> int:
@@ -156,7 +141,3 @@ def remove_legacy_tokens() -> int:
     """Drops the clear-text `token` that the Node backend stored (it never expired and no
     longer authenticates anyone); returns how many users had one."""
     return User.objects(__raw__={"token": {"$exists": True}}).update(__raw__={"$unset": {"token": ""}})
-
-
-def username_exists(username: str) -> bool:
-    return User.objects(username=username).only("id").first() is not None

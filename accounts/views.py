@@ -29,7 +29,7 @@ async def signup(request):
         max_length=services.PASSWORD_MAX_LENGTH,
     )
     try:
-        await services.aregister(name, username, password, client_address(request))
+        await services.aregister(name=name, username=username, password=password, address=client_address(request))
     except services.UsernameTaken:
         raise ApiError(409, "User already exists ! Try a different username") from None
     return message_response(201, "User registered successfully")
@@ -44,7 +44,7 @@ async def login(request):
     if not (isinstance(username, str) and username and isinstance(password, str) and password):
         raise ApiError(400, "Please provide all credentials")
     try:
-        user, token = await services.alogin(username, password, client_address(request))
+        user, token = await services.alogin(username=username, password=password, address=client_address(request))
     except services.UnknownUser:
         raise ApiError(404, "User not found") from None
     except services.WrongPassword:

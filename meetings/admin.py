@@ -72,7 +72,7 @@ class MeetingAdmin(DocumentAdmin):
     @staticmethod
     def toggler(field: str):
         def toggle(meeting_ids) -> str:
-            toggled = [services.toggle_host_control(meeting_id, field) for meeting_id in meeting_ids]
+            toggled = [services.toggle_host_control(meeting_id=meeting_id, field=field) for meeting_id in meeting_ids]
             return f"Toggled {field} of {sum(1 for meeting in toggled if meeting)} meeting(s)."
 
         return toggle

@@ -1,16 +1,20 @@
-"""Meetings: creation, look-ups, host changes and clean-up of idle meetings."""
+"""Meetings, written: creation, host changes and clean-up of idle meetings, and the
+rules they keep; a meeting's code and JSON form. The read-only look-ups are in
+meetings.selectors."""
 
 import logging
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
+from bson import ObjectId
+from django.dispatch import Signal
 from mongoengine.errors import NotUniqueError
-from mongoengine.queryset.visitor import Q
 
-from accounts.documents import User
+from accounts.selectors import existing_usernames
 from animomeet.clock import utcnow
 from animomeet.logs import meeting_ref
-from meetings import signals
+from meetings import selectors, signals
 from meetings.documents import HostControls, Meeting
 
 log = logging.getLogger(__name__)
@@ -57,7 +61,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def meeting_json(meeting: Meeting) -> dict:
+def meeting_json(meeting: Meeting) -> dict[str, Any]:
     controls = meeting.hostControls or HostControls()
     return {
         "meetingCode": meeting.meetingCode,
@@ -69,15 +73,11 @@ def meeting_json(meeting: Meeting) -> dict:
     }
 
 
-def create_meeting(code: str, host_username: str) -> Meeting:
+def create_meeting(*, code: str, host_username: str) -> Meeting:
     try:
         return Meeting(meetingCode=code, hostUsername=host_username).save(force_insert=True)
     except NotUniqueError:
         raise MeetingCodeTaken(code) from None
-
-
-def find_meeting(code: str) -> Meeting | None:
-    return Meeting.objects(meetingCode=code).first()
 
 
 def touch_meeting(code: str) -> Meeting | None:
@@ -86,17 +86,8 @@ def touch_meeting(code: str) -> Meeting | None:
     return Meeting.objects(meetingCode=code).modify(set__lastActive=utcnow(), new=True)
 
 
-def is_host(code: str, username: str) -> bool:
-    return Meeting.objects(meetingCode=code, hostUsername=username).only("id").first() is not None
-
-
-def meeting_codes_for(username: str) -> list[str]:
-    """Codes of the meetings this user hosts or co-hosts, newest first."""
-    meetings = Meeting.objects(Q(hostUsername=username) | Q(coHostUsernames=username))
-    return list(meetings.order_by("-date").scalar("meetingCode"))
-
-
 def update_meeting(
+    *,
     code: str,
     acting_username: str,
     host_controls: dict[str, bool],
@@ -104,7 +95,7 @@ def update_meeting(
     remove_co_hosts: list[str],
 ) -> Meeting:
     """Applies the host's changes and tells the meeting's live participants."""
-    meeting = find_meeting(code)
+    meeting = selectors.find_meeting(code)
     if meeting is None:
         raise MeetingNotFound(code)
     if meeting.hostUsername != acting_username:
@@ -113,8 +104,7 @@ def update_meeting(
         raise InvalidCoHosts("A user cannot be both added and removed as co-host")
     if meeting.hostUsername in add_co_hosts:
         raise InvalidCoHosts("The host cannot be a co-host")
-    known = set(User.objects(username__in=add_co_hosts).scalar("username"))
-    unknown = sorted(set(add_co_hosts) - known)
+    unknown = sorted(set(add_co_hosts) - existing_usernames(add_co_hosts))
     if unknown:
         raise InvalidCoHosts("No such user: " + ", ".join(unknown))
 
@@ -131,7 +121,7 @@ def update_meeting(
     return updated
 
 
-def toggle_host_control(meeting_id, field: str) -> Meeting | None:
+def toggle_host_control(*, meeting_id: ObjectId, field: str) -> Meeting | None:
     """Flips one host control; None when the meeting is gone. The update names the value
     it read, so a concurrent flip is never undone."""
     while True:
@@ -149,7 +139,7 @@ def toggle_host_control(meeting_id, field: str) -> Meeting | None:
             return flipped
 
 
-def _announce(signal, about: list[str], **details) -> None:
+def _announce(signal: Signal, about: list[str], **details: Any) -> None:
     """Tells the receivers of a change that is already stored: a receiver's failure is
     logged (naming the meetings by reference: a code is all it takes to join) rather than
     reported to whoever made the change."""
@@ -171,20 +161,16 @@ def _announce_deleted(codes: list[str]) -> None:
         _announce(signals.meetings_deleted, sorted(gone), codes=sorted(gone))
 
 
-def delete_meetings(meeting_ids: list) -> int:
+def delete_meetings(meeting_ids: list[ObjectId]) -> int:
     codes = list(Meeting.objects(id__in=meeting_ids).scalar("meetingCode"))
     deleted = Meeting.objects(id__in=meeting_ids).delete()
     _announce_deleted(codes)
     return deleted
 
 
-def idle_meetings(older_than: timedelta):
-    return Meeting.objects(lastActive__lt=utcnow() - older_than)
-
-
-def delete_idle_meetings(older_than: timedelta) -> int:
+def delete_idle_meetings(*, older_than: timedelta) -> int:
     """One delete_many on lastActive, so that a meeting becoming active meanwhile stays."""
-    idle = idle_meetings(older_than)
+    idle = selectors.idle_meetings(older_than=older_than)
     codes = list(idle.scalar("meetingCode"))
     deleted = idle.delete()
     _announce_deleted(codes)

@@ -1,5 +1,5 @@
 """REST views of /api/v1/meeting and /api/v1/ice-servers: check the input, call the
-meetings services, shape the answer."""
+meetings services (writes) or selectors (reads), shape the answer."""
 
 import time
 
@@ -11,7 +11,7 @@ from accounts.services import USERNAME_MAX_LENGTH
 from animomeet.http import ApiError, ApiResponse, api_view, client_id, json_object, message_response, string_field
 from animomeet.config import Rate
 from animomeet.ratelimit import Limit
-from meetings import services
+from meetings import selectors, services
 from meetings.ice_servers import ice_servers_for
 
 # Each answer tells whether a meeting code, a host or a username exists: guessing them
@@ -42,7 +42,7 @@ def _create(request, raw_code: str, taken_status: int):
     CREATIONS.enforce(str(request.user_doc.id))
     code = _meeting_code(raw_code)
     try:
-        services.create_meeting(code, request.user_doc.username)
+        services.create_meeting(code=code, host_username=request.user_doc.username)
     except services.MeetingCodeTaken:
         raise ApiError(taken_status, "A meeting with this code already exists. Try generating new code") from None
     return message_response(200, f"new meeting created successfully, code: {code}")
@@ -66,7 +66,7 @@ def check_meet(request, code):
     LOOKUPS.enforce(client_id(request))
     # A code that cannot exist is simply not found: the contract has only 200 and 404.
     normalized = services.normalize_meeting_code(code)
-    meeting = services.find_meeting(normalized) if normalized else None
+    meeting = selectors.find_meeting(normalized) if normalized else None
     if meeting is None:
         raise ApiError(404, "No such meeting found")
     return ApiResponse({"message": "Meeting found", "exists": True, "meeting": services.meeting_json(meeting)})
@@ -78,7 +78,7 @@ def check_host(request):
     username = string_field(request.GET, "username", max_length=USERNAME_MAX_LENGTH, refusal=names.refusal)
     raw_code = string_field(request.GET, "meetingCode", max_length=LOOKUP_MAX_LENGTH)
     code = services.normalize_meeting_code(raw_code)
-    if code is not None and services.is_host(code, username):
+    if code is not None and selectors.is_host(code=code, username=username):
         return message_response(200, f"{username} is host of this meeting")
     return message_response(403, f"{username} is not the host of this meeting")
 
@@ -88,7 +88,7 @@ def check_host(request):
 def prev_meets(request, username):
     if username != request.user_doc.username:
         raise ApiError(403, "You can only list your own meetings")
-    return ApiResponse(services.meeting_codes_for(username))
+    return ApiResponse(selectors.meeting_codes_for(username))
 
 
 def _host_controls(value) -> dict[str, bool]:
@@ -133,8 +133,8 @@ def change_meeting(request, code):
     CHANGES.enforce(str(request.user_doc.id), cost=max(1, len(add_co_hosts)))
     try:
         meeting = services.update_meeting(
-            code,
-            request.user_doc.username,
+            code=code,
+            acting_username=request.user_doc.username,
             host_controls=host_controls,
             add_co_hosts=add_co_hosts,
             remove_co_hosts=remove_co_hosts,
@@ -175,7 +175,7 @@ def ice_servers(request):
         return _ice_servers_for_account(request)
     raw_code = string_field(request.GET, "meetingCode", max_length=LOOKUP_MAX_LENGTH)
     code = services.normalize_meeting_code(raw_code)
-    if code is None or services.find_meeting(code) is None:
+    if code is None or selectors.find_meeting(code) is None:
         raise ApiError(404, "No such meeting found")
     user = user_from_request(request)
     return _ice_servers_response(user.username if user is not None else None)

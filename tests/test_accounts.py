@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from accounts.documents import User
-from accounts.services import token_digest, user_for_token, username_exists
+from accounts.credentials import token_digest
+from accounts.selectors import user_for_token, username_exists
 from animomeet.clock import utcnow
 from tests.rest_helpers import FRONTEND, PASSWORD, bearer, login, post_json, signed_up_token, signup
 

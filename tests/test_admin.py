@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from accounts.documents import User
-from accounts.services import hash_password, issue_token, token_digest
+from accounts.credentials import token_digest
+from accounts.services import hash_password, issue_token
 from animomeet.clock import utcnow
 from meetings.admin import MeetingAdmin
 from meetings.documents import Meeting

@@ -11,7 +11,9 @@ from django.core.management import CommandError, call_command
 from mongoengine.errors import NotUniqueError
 
 from accounts.documents import User
-from accounts.services import hash_password, issue_token, token_digest, user_for_token
+from accounts.credentials import token_digest
+from accounts.selectors import user_for_token
+from accounts.services import hash_password, issue_token
 from animomeet.clock import utcnow
 from meetings.documents import Meeting
 from tests.conftest import TEST_DB_NAME

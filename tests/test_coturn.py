@@ -101,7 +101,7 @@ def test_a_users_credentials_from_the_endpoint_allocate_and_relay(client, signin
 
 
 def test_a_guests_credentials_from_the_endpoint_allocate_and_relay(client, signing_with):
-    create_meeting(CODE, "alice")
+    create_meeting(code=CODE, host_username="alice")
     response = client.get("/api/v1/ice-servers", {"meetingCode": CODE})
 
     assert response.status_code == 200

@@ -8,7 +8,7 @@ import pytest
 import requests
 from pymongo.errors import ServerSelectionTimeoutError
 
-from meetings import services as meeting_services
+from meetings import selectors as meeting_selectors
 from tests.rest_helpers import FRONTEND, PASSWORD, bearer, login, signup
 
 pytestmark = pytest.mark.usefixtures("rest_settings")
@@ -87,7 +87,7 @@ def test_an_unexpected_error_is_a_bare_json_500_logged_with_its_request_id(clien
     def broken(code):
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr(meeting_services, "find_meeting", broken)
+    monkeypatch.setattr(meeting_selectors, "find_meeting", broken)
 
     with caplog.at_level(logging.ERROR, logger="animomeet.request"):
         response = client.get("/api/v1/meeting/check-meet/abc-defg-hij", headers={"X-Request-ID": "req-42"})
@@ -105,7 +105,7 @@ def test_an_unreachable_database_is_a_json_503_logged_in_one_line(client, monkey
     def unreachable(code):
         raise ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused")
 
-    monkeypatch.setattr(meeting_services, "find_meeting", unreachable)
+    monkeypatch.setattr(meeting_selectors, "find_meeting", unreachable)
 
     with caplog.at_level(logging.WARNING, logger="animomeet.request"):
         response = client.get("/api/v1/meeting/check-meet/abc-defg-hij", headers={"X-Request-ID": "req-43"})

@@ -41,7 +41,7 @@ def alice():
 
 @pytest.fixture
 def meeting(alice):
-    return create_meeting(CODE, "alice")
+    return create_meeting(code=CODE, host_username="alice")
 
 
 def expected_credential(username: str, secret: str = SECRET) -> str:

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 from animomeet import logs
+from meetings import selectors as meeting_selectors
 from meetings import services as meeting_services
 from meetings.documents import Meeting
 from tests.rest_helpers import bearer
@@ -125,7 +126,7 @@ def test_djangos_own_500_line_names_no_meeting_code(client, monkeypatch, caplog)
     def broken(code):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(meeting_services, "find_meeting", broken)
+    monkeypatch.setattr(meeting_selectors, "find_meeting", broken)
     with caplog.at_level(logging.ERROR):
         assert client.get(f"/api/v1/meeting/check-meet/{CODE}").status_code == 500
 
@@ -144,7 +145,7 @@ def test_a_failed_announcement_is_logged_by_reference(caplog):
     meeting_changed.connect(failing, dispatch_uid="test-failing-announcement")
     try:
         with caplog.at_level(logging.ERROR, logger="meetings"):
-            meeting_services.toggle_host_control(meeting.id, "audioAllowed")
+            meeting_services.toggle_host_control(meeting_id=meeting.id, field="audioAllowed")
     finally:
         meeting_changed.disconnect(dispatch_uid="test-failing-announcement")
 

@@ -4,7 +4,7 @@ driver blocks), so that one slow query never stalls the event loop."""
 import asyncio
 from dataclasses import dataclass
 
-from accounts.services import user_for_token, username_exists
+from accounts.selectors import user_for_token, username_exists
 from meetings.services import meeting_json, touch_meeting
 from signaling.meeting.state.base import MeetingInfo
 
@@ -16,7 +16,7 @@ class Account:
 
 
 class Directory:
-    """Accounts and meetings, through their apps' services."""
+    """Accounts and meetings, through their apps' selectors and services."""
 
     async def identify(self, token: str) -> Account | None:
         """The account holding this token, unless it was revoked or has expired."""

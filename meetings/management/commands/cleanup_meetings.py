@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from meetings import services
+from meetings import selectors, services
 
 # A unit is required: a bare "7" read as seconds would delete nearly every meeting.
 DURATION_PATTERN = re.compile(r"(\d{1,6})([dhms])")
@@ -42,8 +42,8 @@ class Command(BaseCommand):
     def handle(self, *args, older_than=None, dry_run=False, **options):
         older_than = older_than or timedelta(seconds=settings.MEETING_TTL_SECONDS)
         if dry_run:
-            count = services.idle_meetings(older_than).count()
+            count = selectors.idle_meetings(older_than=older_than).count()
             self.stdout.write(f"Dry run: would delete {count} meeting(s) idle for more than {older_than}.")
         else:
-            count = services.delete_idle_meetings(older_than)
+            count = services.delete_idle_meetings(older_than=older_than)
             self.stdout.write(f"Deleted {count} meeting(s) idle for more than {older_than}.")
