@@ -43,8 +43,19 @@ class NoRedis:
 
         return run
 
-    async def xadd(self, *args):
-        return b"1-0"
+    def pipeline(self, transaction=True):
+        return NoPipeline()
+
+
+class NoPipeline:
+    def __init__(self):
+        self.commands = 0
+
+    def xadd(self, *args):
+        self.commands += 1
+
+    async def execute(self):
+        return [b"1-0"] * self.commands
 
 
 class RoundTripState(MemoryRoomState):

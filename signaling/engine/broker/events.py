@@ -9,6 +9,7 @@ that held it died, is replayed what the stream holds for it after that offset
 (`replay`), within the window the stream is kept for.
 """
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import msgpack
 from redis.asyncio import Redis
 
+from signaling.engine import tasks
 from signaling.engine.protocol.socketio import with_offset
 
 ROOM, SOCKET, COMMAND, MOVED = "r", "s", "c", "m"
@@ -73,10 +75,39 @@ class EventStream:
         self.redis = redis
         self.key = key
         self.retention_ms = retention_ms  # how long entries are kept for a replay
+        self._waiting: list[tuple[bytes, asyncio.Future]] = []  # entries for the next XADDs
+        self._writing = False
 
     async def publish(self, entry: Entry) -> str:
-        entry_id = await self.redis.xadd(self.key, {"d": entry.pack()})
-        return entry_id.decode()
+        """Its entry id. The entries that handlers publish meanwhile go together, in the
+        order they were published, as one pipeline of XADDs: one round trip, and far less
+        client work per entry than a command each."""
+        written = asyncio.get_running_loop().create_future()
+        self._waiting.append((entry.pack(), written))
+        if not self._writing:
+            self._writing = True
+            tasks.spawn(self._write(), "event stream writer")
+        return await written
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                pipeline = self.redis.pipeline(transaction=False)
+                for packed, _ in batch:
+                    pipeline.xadd(self.key, {"d": packed})
+                try:
+                    entry_ids = await pipeline.execute()
+                except Exception as exc:
+                    for _, written in batch:
+                        if not written.done():
+                            written.set_exception(exc)
+                    continue
+                for (_, written), entry_id in zip(batch, entry_ids):
+                    if not written.done():
+                        written.set_result(entry_id.decode())
+        finally:
+            self._writing = False
 
     async def last_id(self) -> str:
         newest = await self.redis.xrevrange(self.key, count=1)
