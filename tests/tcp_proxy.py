@@ -19,6 +19,7 @@ class CuttableProxy:
         self._lock = threading.Lock()
         self._closed = False
         self._down_until = 0.0
+        self.refused = 0  # connections turned away while the network was down
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -28,6 +29,7 @@ class CuttableProxy:
             except OSError:
                 return
             if time.monotonic() < self._down_until:  # the network is down: no way through
+                self.refused += 1
                 client.close()
                 continue
             try:

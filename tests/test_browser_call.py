@@ -7,9 +7,13 @@ HttpOnly cookie, socket.io-client polling then upgrading, the roster, the WebRTC
 relayed by `signal` (video frames advancing and a data channel message both ways, on
 127.0.0.1 only), chat with the sender set by the server, and user-left on leave-call.
 
-Twice: directly (host candidates), and through coturn with the ICE servers of
+Three times: directly (host candidates); through coturn with the ICE servers of
 GET /api/v1/ice-servers and `iceTransportPolicy: "relay"`, where the selected candidate
-pair must be coturn's relayed addresses on both sides.
+pair must be coturn's relayed addresses on both sides; and with a blip, where the guest's
+signaling connection goes through a proxy that cuts it mid-call without a close frame: its
+socket.io-client must come back recovered with the same socket id, nobody hears it leave
+or join again, video goes on both ways, chat works afterwards and an ICE restart offer
+still goes through the relay.
 
 Needs root (network namespaces), /usr/bin/chromium, iproute2, the playwright package,
 `npm ci`, and for the relay run coturn. Without CI set, a missing piece skips the test; with CI set it fails.
@@ -61,7 +65,10 @@ def _failure_report(result: dict) -> str:
     return json.dumps({k: result[k] for k in keys if k in result}, indent=1)[-12000:]
 
 
-@pytest.fixture(scope="module", params=["direct", "relay"])
+MODE_FLAGS = {"direct": [], "relay": ["--relay"], "blip": ["--blip"]}
+
+
+@pytest.fixture(scope="module", params=list(MODE_FLAGS))
 def run(request):
     """Run the call once per mode for the whole module: (exit code, its JSON, its stderr)."""
     mode = request.param
@@ -73,7 +80,7 @@ def run(request):
     ns = f"animo-{secrets.token_hex(4)}"
     try:
         proc = subprocess.run(
-            [sys.executable, str(Path(run_call.__file__)), "--netns", ns, *(["--relay"] if mode == "relay" else [])],
+            [sys.executable, str(Path(run_call.__file__)), "--netns", ns, *MODE_FLAGS[mode]],
             check=False,
             cwd=ROOT,
             capture_output=True,
@@ -134,10 +141,19 @@ def test_rest_with_the_httponly_cookie(call):
     assert call["check_meet"]["body"]["meeting"]["meetingCode"] == call["meeting_code"]
 
 
+def _reconnects(call, role: str) -> int:
+    return 1 if call["blip"] and role == "guest" else 0
+
+
 def test_sockets_started_on_polling_and_upgraded(call):
     for role, page in call["pages"].items():
-        assert page["transports"] == ["polling", "websocket"], role
-        assert page["connectErrors"] == [], role
+        # After the blip the guest's reconnection starts on polling and upgrades again.
+        assert page["transports"] == ["polling", "websocket"] * (1 + _reconnects(call, role)), role
+        if _reconnects(call, role):
+            # An attempt while the proxy refused connections fails as a polling request.
+            assert set(page["connectErrors"]) <= {"xhr poll error"}, role
+        else:
+            assert page["connectErrors"] == [], role
         assert page["connected"] is True, role  # the guest too: leave-call keeps the socket
 
 
@@ -150,7 +166,7 @@ def test_join_identity_and_roster(call):
     assert own["name"] == call["host"]["name"]
     assert own["clients"] == [host["socketId"]]
 
-    arrival, roster_entry = guest["userJoined"]
+    arrival, roster_entry, *rejoined = guest["userJoined"]
     assert arrival["id"] == guest["socketId"] and "existing" not in arrival
     assert arrival["clients"] == [host["socketId"], guest["socketId"]]
     assert arrival["username"] == call["guest"]["username"]
@@ -160,20 +176,31 @@ def test_join_identity_and_roster(call):
     assert roster_entry["name"] == call["host"]["name"]
     assert roster_entry["peerVideoEnabled"] is True
 
+    # After the blip the guest re-sent join-call: the answer is its own user-joined, as the
+    # room is now, and no roster entries again.
+    assert len(rejoined) == _reconnects(call, "guest")
+    for answer in rejoined:
+        assert answer["id"] == guest["socketId"] and "existing" not in answer
+        assert answer["clients"] == [host["socketId"], guest["socketId"]]
+
+    # The host heard of the guest once, blip or not.
     assert [p["id"] for p in host["userJoined"]] == [host["socketId"], guest["socketId"]]
 
 
 def test_webrtc_negotiated_through_the_signal_relay(call):
     host, guest = call["pages"]["host"], call["pages"]["guest"]
-    # The joiner offers, the one already there answers.
+    # The joiner offers, the one already there answers (after the blip, the ICE restart too).
     assert guest["offersSent"] == [host["socketId"]]
-    assert host["answersSent"] == [guest["socketId"]]
+    assert guest["iceRestartsSent"] == [host["socketId"]] * _reconnects(call, "guest")
+    answers = 1 + _reconnects(call, "guest")
+    assert host["answersSent"] == [guest["socketId"]] * answers
+    assert guest["answersReceived"] == [host["socketId"]] * answers
     assert host["offersSent"] == [] and guest["answersSent"] == []
     for page in (host, guest):
         assert page["candidatesSent"] and page["candidatesReceived"]
         assert page["callErrors"] == []
         assert page["errors"] == []
-    # Each side received exactly the candidates the other sent.
+    # Each side received exactly the candidates the other sent (through the blip too).
     assert sorted(host["candidatesReceived"]) == sorted(guest["candidatesSent"])
     assert sorted(guest["candidatesReceived"]) == sorted(host["candidatesSent"])
 
@@ -255,3 +282,84 @@ def test_relay_credentials_came_from_the_api_for_the_user_and_the_guest(call):
     assert re.fullmatch(r"\d+:guest-[0-9a-f]{16}", turn_usernames["guest"])  # by the meeting code
     # coturn checked and allocated for both.
     assert set(turn_usernames.values()) <= set(call["turn_allocations"]["usernames"])
+
+
+# --- the blip: the guest's signaling connection cut mid-call ------------------------------
+
+
+@pytest.fixture
+def blip(call):
+    if not call["blip"]:
+        pytest.skip("only the blip run cuts a signaling connection")
+    return call
+
+
+def _remote(call, role: str) -> str:
+    """The socket id of the other page."""
+    return call["pages"]["guest" if role == "host" else "host"]["socketId"]
+
+
+def test_the_blip_run_used_the_default_recovery_window_and_a_short_heartbeat(blip):
+    assert blip["signaling_env"] == {
+        "SIGNALING_RECOVERY_WINDOW_S": None, "SIGNALING_PING_INTERVAL_MS": "2000", "SIGNALING_PING_TIMEOUT_MS": "2000",
+    }
+    assert blip["servers"]["guest_socket"] != blip["servers"]["api"]  # the guest's socket went through the proxy
+
+
+def test_the_guest_socket_came_back_recovered_with_its_id(blip):
+    guest = blip["pages"]["guest"]
+    # Cut without a close frame: a lost transport, not a disconnect by either side.
+    assert guest["disconnects"] == ["transport close"]
+    assert guest["connects"] == [
+        {"id": guest["socketId"], "recovered": False},
+        {"id": guest["socketId"], "recovered": True},
+    ]
+    assert blip["pages"]["host"]["connects"] == [{"id": blip["pages"]["host"]["socketId"], "recovered": False}]
+    assert blip["pages"]["host"]["disconnects"] == []
+
+
+def test_nobody_heard_the_guest_leave_through_the_blip(blip):
+    # Recorded after the recovery, the chat and the ICE restart, before the guest's leave-call.
+    assert blip["user_left_before_leave"] == {"host": [], "guest": []}
+
+
+def test_video_went_on_both_ways_through_the_blip_and_the_ice_restart(blip):
+    samples = ("media_at_cut", "media_recovered", "media_after_ice_restart")
+    for role in ("host", "guest"):
+        peer_id = _remote(blip, role)
+        for earlier, later in zip(samples, samples[1:]):
+            before, after = blip[earlier][role], blip[later][role]
+            frames_before, frames_after = before["frames"][peer_id], after["frames"][peer_id]
+            assert frames_after["frames"] - frames_before["frames"] >= 10, (role, earlier, later, frames_before, frames_after)
+            assert frames_after["totalVideoFrames"] > frames_before["totalVideoFrames"], (role, earlier, later)
+            assert frames_after["currentTime"] > frames_before["currentTime"] + 1.0, (role, earlier, later)
+            assert (frames_after["videoWidth"], frames_after["videoHeight"]) == (320, 240), (role, later)
+            decoded_before = before["rtc"][peer_id]["inbound"]["video"]["framesDecoded"]
+            decoded_after = after["rtc"][peer_id]["inbound"]["video"]["framesDecoded"]
+            assert decoded_after - decoded_before >= 10, (role, earlier, later, decoded_before, decoded_after)
+            assert after["ice"][peer_id]["connectionState"] == "connected", (role, later)
+
+
+def test_chat_ran_after_the_recovery(blip):
+    # The messages of test_chat_round_trip_with_the_server_setting_the_sender were sent then.
+    steps = blip["steps"]
+    cut = next(i for i, step in enumerate(steps) if step.startswith("cut the guest's signaling connection"))
+    chat = next(i for i, step in enumerate(steps) if step.startswith("chat both ways"))
+    assert cut < chat
+
+
+def test_an_ice_restart_went_through_the_relay_after_the_blip(blip):
+    host_id, guest_id = blip["pages"]["host"]["socketId"], blip["pages"]["guest"]["socketId"]
+    before = {"host": blip["media_recovered"]["host"]["ice"][guest_id], "guest": blip["media_recovered"]["guest"]["ice"][host_id]}
+    after = {"host": blip["media_after_ice_restart"]["host"]["ice"][guest_id], "guest": blip["media_after_ice_restart"]["guest"]["ice"][host_id]}
+    for role in ("host", "guest"):
+        # New credentials on both sides, each the other's remote ones: the restart's offer and
+        # answer both crossed the relay.
+        assert after[role]["localUfrag"] != before[role]["localUfrag"], role
+        assert after[role]["remoteUfrag"] != before[role]["remoteUfrag"], role
+        assert (after[role]["connectionState"], after[role]["signalingState"]) == ("connected", "stable"), role
+    assert after["host"]["remoteUfrag"] == after["guest"]["localUfrag"]
+    assert after["guest"]["remoteUfrag"] == after["host"]["localUfrag"]
+    # The media flows over the restarted ICE session.
+    assert blip["media_after_ice_restart"]["host"]["rtc"][guest_id]["localUfrag"] == after["host"]["localUfrag"]
+    assert blip["media_after_ice_restart"]["guest"]["rtc"][host_id]["localUfrag"] == after["guest"]["localUfrag"]

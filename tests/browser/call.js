@@ -6,6 +6,7 @@
 // cookie, join-call, and WebRTC through the server's `signal` relay: the participant who
 // receives `user-joined` about itself sends offers to everyone already in the call; SDP
 // and ICE candidates travel as JSON strings ({sdp} / {ice}) as the web client sends them.
+// Like the web client, it re-sends join-call on every Socket.IO connect while in the call.
 //
 // Everything observable is collected in window.animo.state for the runner to read.
 "use strict";
@@ -19,6 +20,8 @@
     role: ROLE,
     socketId: null,
     connected: false,
+    connects: [], // {id, recovered} at every connect (recovered: Socket.IO's state recovery)
+    disconnects: [], // the reason of every disconnect
     connectErrors: [],
     transports: [], // engine transport names seen: at open and after each upgrade
     joined: false,
@@ -28,10 +31,12 @@
     chat: [], // chat-message payloads with their key order
     offersSent: [],
     answersSent: [],
+    answersReceived: [],
+    iceRestartsSent: [],
     signalsReceived: 0,
     candidatesSent: [],
     candidatesReceived: [],
-    peers: {}, // peer socket id -> {connectionState, iceConnectionState, tracks}
+    peers: {}, // peer socket id -> {connectionState, iceConnectionState, iceStates, tracks}
     dcOpen: {},
     dcReceived: [], // {from, data}
     dcErrors: [],
@@ -42,6 +47,7 @@
 
   let socket = null;
   let localStream = null;
+  let joinPayload = null; // re-sent on every connect while in the call, as the web client does
   // No STUN/TURN unless the runner sets them: host candidates only, on loopback
   // (--allow-loopback-in-peer-connection).
   let rtcConfig = { iceServers: [] };
@@ -132,7 +138,7 @@
     const pc = new RTCPeerConnection(rtcConfig);
     pcs[peerId] = pc;
     pendingIce[peerId] = [];
-    const info = (state.peers[peerId] = { connectionState: "new", iceConnectionState: "new", tracks: [] });
+    const info = (state.peers[peerId] = { connectionState: "new", iceConnectionState: "new", iceStates: [], tracks: [] });
     for (const track of localStream.getTracks()) pc.addTrack(track, localStream);
     pc.onicecandidate = e => {
       if (!e.candidate) return;
@@ -148,7 +154,10 @@
       info.connectionState = pc.connectionState;
       note("pc", peerId, pc.connectionState);
     };
-    pc.oniceconnectionstatechange = () => { info.iceConnectionState = pc.iceConnectionState; };
+    pc.oniceconnectionstatechange = () => {
+      info.iceConnectionState = pc.iceConnectionState;
+      info.iceStates.push(pc.iceConnectionState);
+    };
     return pc;
   }
 
@@ -171,6 +180,34 @@
     socket.emit("signal", peerId, JSON.stringify({ sdp: pc.localDescription }));
   }
 
+  async function restartIce(peerId) {
+    // A renegotiation with new ICE credentials, through the same relay as the first offer.
+    const pc = pcs[peerId];
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    state.iceRestartsSent.push(peerId);
+    socket.emit("signal", peerId, JSON.stringify({ sdp: pc.localDescription }));
+  }
+
+  function iceUfrag(description) {
+    const match = description && /^a=ice-ufrag:(\S+)/m.exec(description.sdp);
+    return match ? match[1] : null;
+  }
+
+  function iceInfo() {
+    // Per peer connection: its states and the ICE credentials of both descriptions.
+    const out = {};
+    for (const [peerId, pc] of Object.entries(pcs)) {
+      out[peerId] = {
+        connectionState: pc.connectionState,
+        iceConnectionState: pc.iceConnectionState,
+        signalingState: pc.signalingState,
+        localUfrag: iceUfrag(pc.localDescription),
+        remoteUfrag: iceUfrag(pc.remoteDescription),
+      };
+    }
+    return out;
+  }
+
   async function onSignal(fromId, message) {
     state.signalsReceived += 1;
     const signal = typeof message === "string" ? JSON.parse(message) : message;
@@ -182,6 +219,8 @@
         await pc.setLocalDescription(await pc.createAnswer());
         state.answersSent.push(fromId);
         socket.emit("signal", fromId, JSON.stringify({ sdp: pc.localDescription }));
+      } else {
+        state.answersReceived.push(fromId);
       }
     } else if (signal.ice) {
       state.candidatesReceived.push(signal.ice.candidate);
@@ -192,16 +231,23 @@
 
   // --- socket -----------------------------------------------------------------------
 
-  function connect() {
-    // Default options, as the web client: polling first, then the upgrade to WebSocket.
-    socket = io(API, { withCredentials: true });
+  function connect(url = API) {
+    // Default options, as the web client: polling first, then the upgrade to WebSocket, and
+    // socket.io-client's own reconnection. `url` may be a proxy in front of the API.
+    socket = io(url, { withCredentials: true });
     socket.on("connect", () => {
       state.connected = true;
       state.socketId = socket.id;
-      document.getElementById("title").textContent = `${ROLE} ${socket.id}`;
-      note("connect", socket.id, socket.io.engine.transport.name);
+      state.connects.push({ id: socket.id, recovered: socket.recovered });
+      document.getElementById("title").textContent = `${ROLE} ${socket.id}${socket.recovered ? " (recovered)" : ""}`;
+      note("connect", socket.id, socket.io.engine.transport.name, socket.recovered ? "recovered" : "new");
+      if (joinPayload) socket.emit("join-call", joinPayload);
     });
-    socket.on("disconnect", reason => { state.connected = false; note("disconnect", reason); });
+    socket.on("disconnect", reason => {
+      state.connected = false;
+      state.disconnects.push(reason);
+      note("disconnect", reason);
+    });
     socket.on("connect_error", err => state.connectErrors.push(String(err && err.message)));
     socket.io.on("open", () => {
       const engine = socket.io.engine;
@@ -214,8 +260,9 @@
       note("user-joined", payload.id, payload.username, payload.existing ? "existing" : "new");
       if (payload.id === socket.id && !payload.existing) {
         state.joined = true;
+        // The answer to a re-sent join-call lists the same peers: they are called already.
         for (const other of payload.clients) {
-          if (other !== socket.id) offerTo(other).catch(e => fail(`offer to ${other}`, e));
+          if (other !== socket.id && !pcs[other]) offerTo(other).catch(e => fail(`offer to ${other}`, e));
         }
       }
     });
@@ -235,10 +282,11 @@
   }
 
   function join(roomID, username, name) {
-    socket.emit("join-call", {
+    joinPayload = {
       roomID, username, name,
       audioEnabled: true, audioAvailable: true, videoEnabled: true, videoAvailable: true,
-    });
+    };
+    socket.emit("join-call", joinPayload);
   }
 
   function chat(data, forgedSender) {
@@ -248,6 +296,7 @@
 
   function leave() {
     // As the web client does on leaving: hang up every peer connection, stay connected.
+    joinPayload = null;
     socket.emit("leave-call");
     for (const [peerId, pc] of Object.entries(pcs)) { pc.close(); delete pcs[peerId]; }
   }
@@ -260,9 +309,13 @@
       const byId = new Map();
       report.forEach(s => byId.set(s.id, s));
       let pair = null;
+      let transportUfrag = null;
       const inbound = {};
       report.forEach(s => {
-        if (s.type === "transport" && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId);
+        if (s.type === "transport" && s.selectedCandidatePairId) {
+          pair = byId.get(s.selectedCandidatePairId);
+          transportUfrag = s.iceLocalUsernameFragment;
+        }
         if (s.type === "inbound-rtp") inbound[s.kind] = { packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded };
       });
       const describe = c => c && { address: c.address, port: c.port, protocol: c.protocol, candidateType: c.candidateType };
@@ -270,6 +323,7 @@
         local: pair && describe(byId.get(pair.localCandidateId)),
         remote: pair && describe(byId.get(pair.remoteCandidateId)),
         bytesReceived: pair && pair.bytesReceived,
+        localUfrag: transportUfrag, // the ICE credentials the selected pair uses
         inbound,
       };
     }
@@ -291,5 +345,5 @@
     return JSON.parse(JSON.stringify(state));
   }
 
-  window.animo = { state, rest, startMedia, connect, useRtcConfig, join, chat, leave, rtcStats, snapshot };
+  window.animo = { state, rest, startMedia, connect, useRtcConfig, join, chat, leave, restartIce, iceInfo, rtcStats, snapshot };
 })();

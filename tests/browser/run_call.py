@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A real-browser meeting: two headless Chromium pages, our server, WebRTC between them.
 
-    python tests/browser/run_call.py [--relay] [--screenshot-dir DIR]      (as root)
+    python tests/browser/run_call.py [--relay | --blip] [--screenshot-dir DIR]      (as root)
 
 The outer run creates a network namespace with only loopback up and runs itself inside it
 (`ip netns exec <ns> python run_call.py --inside`): daphne, a static file server for the
@@ -30,9 +30,20 @@ out credentials for it, each page fetches GET /api/v1/ice-servers (the host by i
 cookie, the guest with the meeting code) and makes its peer connection with those ICE
 servers and `iceTransportPolicy: "relay"`: the media can only flow through coturn.
 
+With --blip, the guest's socket.io-client reaches daphne through a CuttableProxy
+(tests/tcp_proxy.py, in this process; the REST calls stay direct) and daphne pings every
+2 s (recovery window at its default). Once video flows both ways the proxy severs the
+guest's connection without a close frame and refuses new ones for a second;
+socket.io-client reconnects by itself, the page re-sends join-call as the web client does,
+and the socket must come back recovered with its id. Media counters are sampled at the cut,
+after the recovery and after an ICE restart: the chat runs after the recovery, then the
+guest sends an ICE restart offer through the relay and the host answers. Before the
+guest's leave-call, both pages' user-left lists are recorded (they must be empty).
+
 Prints one JSON object on stdout (the facts observed; tests/test_browser_call.py asserts
 on them) and exits non-zero if any step failed. On failure, screenshots of both pages go
-to /tmp/animo-browser-<ns>-<page>.png.
+to /tmp/animo-browser-<ns>-<page>.png; with --screenshot-dir, also on success (with
+--blip, -recovered ones after the recovery too).
 """
 
 import argparse
@@ -92,6 +103,12 @@ SCRUBBED_ENV = (
     "http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy",
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY",
 )
+# The signaling settings the scenarios rely on: the defaults unless a scenario sets them.
+SIGNALING_ENV = ("SIGNALING_RECOVERY_WINDOW_S", "SIGNALING_PING_INTERVAL_MS", "SIGNALING_PING_TIMEOUT_MS")
+# --blip: both sides see the cut at once; should either miss it, the lost heartbeat shows
+# within 4 s instead of the default 45 and the run stays short.
+BLIP_PING_ENV = {"SIGNALING_PING_INTERVAL_MS": "2000", "SIGNALING_PING_TIMEOUT_MS": "2000"}
+BLIP_DOWN_SECONDS = 1.0
 
 
 def log(*parts) -> None:
@@ -156,6 +173,8 @@ def run_outside(args) -> int:
             command += ["--screenshot-dir", args.screenshot_dir]
         if args.relay:
             command.append("--relay")
+        if args.blip:
+            command.append("--blip")
         log("namespace", ns, "up; running the call inside it")
         # Chromium's profile, Playwright's artifacts and daphne's log go to a directory of
         # this run, removed at the end even when the run had to be killed.
@@ -276,14 +295,15 @@ class Scenario:
             raise AssertionError(f"{role}: no {what} ({expression}): {exc.__class__.__name__}: {first_line}") from exc
 
     def run(self) -> dict:
-        for name in SCRUBBED_ENV:
+        for name in SCRUBBED_ENV + SIGNALING_ENV:
             os.environ.pop(name, None)
         sys.path.insert(0, str(ROOT))
-        static = daphne = turn = None
+        static = daphne = turn = proxy = None
         try:
             from playwright.sync_api import sync_playwright
 
             from tests.servers import DaphneServer
+            from tests.tcp_proxy import CuttableProxy
             from tests.turn import TurnServer
 
             self.result["isolation"] = isolation_facts()
@@ -311,15 +331,23 @@ class Scenario:
                 secret = secrets.token_urlsafe(24)
                 turn = TurnServer([secret]).start()
                 env |= {"STUN_URLS": f"stun:127.0.0.1:{turn.port}", "TURN_URLS": turn.url, "TURN_SECRET": secret}
+            self.result["blip"] = self.args.blip
+            if self.args.blip:
+                env |= BLIP_PING_ENV
+            self.result["signaling_env"] = {name: env.get(name) for name in SIGNALING_ENV}
             daphne = DaphneServer("animomeet.asgi:application", env=env).start()
-            self.result["servers"] = {"api": daphne.url, "page": static_origin, "turn": turn.url if turn else None}
+            if self.args.blip:
+                proxy = CuttableProxy(daphne.port)
+            self.result["servers"] = {
+                "api": daphne.url, "page": static_origin, "turn": turn.url if turn else None, "guest_socket": proxy.url if proxy else daphne.url,
+            }
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=self.ms_left(30), env=dict(os.environ)
                 )
                 try:
                     self.result["browser_version"] = browser.version
-                    self.call(browser, daphne.url, static_origin)
+                    self.call(browser, daphne.url, static_origin, proxy)
                     if turn is not None:
                         self.result["turn_allocations"] = turn.allocations()
                     self.result["ok"] = True
@@ -337,6 +365,8 @@ class Scenario:
                 self.result["turn_log_tail"] = turn.log()[-4000:]
         finally:
             self.result["console"] = {role: lines[-40:] for role, lines in self.console.items()}
+            if proxy is not None:
+                proxy.close()
             if daphne is not None:
                 daphne.stop()
             if turn is not None:
@@ -346,19 +376,19 @@ class Scenario:
                 static.server_close()
         return self.result
 
-    def screenshots(self, failed: bool) -> None:
+    def screenshots(self, failed: bool, label: str = "") -> None:
         directory = Path(self.args.screenshot_dir or "/tmp")
         directory.mkdir(parents=True, exist_ok=True)
-        shots = {}
+        shots = self.result.setdefault("screenshots", {})
         for role, page in self.pages.items():
-            path = directory / f"animo-browser-{self.args.netns or 'run'}-{role}.png"
+            name = f"{role}-{label}" if label else role
+            path = directory / f"animo-browser-{self.args.netns or 'run'}-{name}.png"
             with contextlib.suppress(Exception):
                 page.screenshot(path=str(path), timeout=5000)
-                shots[role] = str(path)
+                shots[name] = str(path)
             if failed:
                 with contextlib.suppress(Exception):
                     self.result.setdefault("page_state", {})[role] = page.evaluate("() => window.animo && window.animo.snapshot()")
-        self.result["screenshots"] = shots
 
     def open_page(self, browser, role: str, api: str, origin: str):
         # A context of its own per page: separate cookie jars (the guest has no login).
@@ -372,7 +402,19 @@ class Scenario:
         self.pages[role] = page
         return page
 
-    def call(self, browser, api: str, origin: str) -> None:
+    def media(self) -> dict:
+        """Each page's remote video at one moment: the page's frame counters and what the
+        decoder and ICE report."""
+        return {
+            role: {
+                "frames": page.evaluate("() => window.animo.snapshot().remoteFrames"),
+                "rtc": page.evaluate("() => window.animo.rtcStats()"),
+                "ice": page.evaluate("() => window.animo.iceInfo()"),
+            }
+            for role, page in self.pages.items()
+        }
+
+    def call(self, browser, api: str, origin: str, proxy) -> None:
         r = self.result
         username = f"host_{secrets.token_hex(4)}"
         password = secrets.token_urlsafe(12)
@@ -421,9 +463,10 @@ class Scenario:
                 page.evaluate("(c) => window.animo.useRtcConfig(c)", {"iceServers": answer["body"]["iceServers"], "iceTransportPolicy": "relay"})
 
         self.step("both: camera, socket.io connect (polling, then upgrade)")
+        socket_urls = {"host": api, "guest": proxy.url if proxy else api}
         for role, page in self.pages.items():
             r.setdefault("local_tracks", {})[role] = page.evaluate("() => window.animo.startMedia()")
-            page.evaluate("() => window.animo.connect()")
+            page.evaluate("(url) => window.animo.connect(url)", socket_urls[role])
         for role in self.pages:
             self.wait(role, "s.connected && s.transports.includes('websocket')", "connect and upgrade")
 
@@ -447,6 +490,9 @@ class Scenario:
         if self.args.screenshot_dir:
             self.screenshots(failed=False)  # both tiles live, for a look
 
+        if proxy is not None:
+            self.blip(proxy)
+
         self.step("chat both ways, sender set by the server")
         guest.evaluate("([d, f]) => window.animo.chat(d, f)", ["hello from the guest", host_name])
         for role in self.pages:
@@ -454,6 +500,10 @@ class Scenario:
         host.evaluate("([d, f]) => window.animo.chat(d, f)", ["hello from the host", "Somebody Else"])
         for role in self.pages:
             self.wait(role, "s.chat.some(m => m.payload.data === 'hello from the host')", "the host's chat message", cap=10)
+
+        if proxy is not None:
+            self.restart_ice()
+            r["user_left_before_leave"] = {role: page.evaluate("() => window.animo.state.userLeft") for role, page in self.pages.items()}
 
         self.step("guest leaves the call; the host hears user-left")
         guest.evaluate("() => window.animo.leave()")
@@ -463,6 +513,59 @@ class Scenario:
         r["pages"] = {role: page.evaluate("() => window.animo.snapshot()") for role, page in self.pages.items()}
         for page_state in r["pages"].values():
             page_state["log"] = page_state["log"][-30:]
+
+
+    def blip(self, proxy) -> None:
+        """The guest's signaling connection is cut without a close frame; socket.io-client
+        comes back by itself and the page re-sends join-call."""
+        r = self.result
+        self.step("cut the guest's signaling connection, no way through for a second")
+        r["media_at_cut"] = self.media()
+        proxy.cut(down_for=BLIP_DOWN_SECONDS)
+        cut_at = time.monotonic()
+        self.wait("guest", "s.disconnects.length >= 1", "disconnect after the cut", cap=10)
+        self.wait("guest", "s.connected && s.connects.length >= 2", "reconnect", cap=20)
+        r["reconnected_after_seconds"] = round(time.monotonic() - cut_at, 2)
+        # socket.io-client's first retry comes after 0.5 to 1.5 s: it may or may not be refused.
+        r["proxy_refused_connections"] = proxy.refused
+        self.wait("guest", "s.transports.length >= 4", "upgrade after the reconnect", cap=10)
+        self.wait("guest", "s.userJoined.filter(p => p.id === s.socketId && !p.existing).length >= 2", "user-joined answering the re-sent join-call", cap=10)
+        time.sleep(2.0)
+        r["media_recovered"] = self.media()
+        if self.args.screenshot_dir:
+            self.screenshots(failed=False, label="recovered")
+
+    def wait_for_new_ice_session(self, role: str, cap: float = 15.0) -> None:
+        """Until the selected candidate pair uses the ICE credentials of the page's current
+        local description (the restarted session, not the first one)."""
+        page = self.pages[role]
+        give_up = time.monotonic() + self.ms_left(cap) / 1000
+        while True:
+            ice, rtc = page.evaluate("() => window.animo.iceInfo()"), page.evaluate("() => window.animo.rtcStats()")
+            if all(rtc[peer]["localUfrag"] == info["localUfrag"] for peer, info in ice.items()):
+                return
+            if time.monotonic() > give_up:
+                raise AssertionError(f"{role}: the selected candidate pair kept the old ICE session: {ice} {rtc}")
+            time.sleep(0.2)
+
+    def restart_ice(self) -> None:
+        """A renegotiation after the blip: the guest offers new ICE credentials through the
+        signal relay, the host answers, and the media must go on over the new session."""
+        r = self.result
+        host_id = self.pages["host"].evaluate("() => window.animo.state.socketId")
+        self.step("guest: an ICE restart offer through the signal relay, the host answers")
+        self.pages["guest"].evaluate("(id) => window.animo.restartIce(id)", host_id)
+        self.wait("guest", "s.answersReceived.length >= 2", "the answer to the ICE restart", cap=10)
+        for role in self.pages:
+            self.wait(
+                role,
+                "Object.values(s.peers).every(p => p.connectionState === 'connected' && ['connected', 'completed'].includes(p.iceConnectionState))",
+                "a connected peer connection after the ICE restart",
+                cap=15,
+            )
+            self.wait_for_new_ice_session(role)
+        time.sleep(2.0)
+        r["media_after_ice_restart"] = self.media()
 
 
 def run_inside(args) -> int:
@@ -476,7 +579,9 @@ def main() -> int:
     parser.add_argument("--inside", action="store_true", help="run the scenario here (already inside the namespace)")
     parser.add_argument("--netns", help="name of the namespace to create (default: animo-<random>)")
     parser.add_argument("--screenshot-dir", help="also save screenshots of both pages on success, here")
-    parser.add_argument("--relay", action="store_true", help="make the call through coturn only (iceTransportPolicy relay)")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--relay", action="store_true", help="make the call through coturn only (iceTransportPolicy relay)")
+    modes.add_argument("--blip", action="store_true", help="cut the guest's signaling connection mid-call; it must recover")
     args = parser.parse_args()
     return run_inside(args) if args.inside else run_outside(args)
 
