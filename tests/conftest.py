@@ -134,7 +134,7 @@ def cluster(start_server, redis_url):
 
 
 @pytest.fixture
-def clients():
+def nc():
     """Official socket.io-client instances, driven from Node."""
     with NodeClients() as node:
         yield node

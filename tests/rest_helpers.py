@@ -1,5 +1,6 @@
 """Helpers and fixtures for the REST tests (fixtures are imported by the test modules)."""
 
+import re
 import uuid
 
 import pytest
@@ -68,3 +69,18 @@ def signed_up_token(username="alice") -> str:
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def staff(django_user_model):
+    """A browser logged in as a superuser, with Django's CSRF checks on."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123"))
+    return client
+
+
+def post_action(client, url, action, selected):
+    """Submits the list page's action form the way a browser does, CSRF token included."""
+    page = client.get(url)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    return client.post(url, {"csrfmiddlewaretoken": token, "action": action, "selected": selected})

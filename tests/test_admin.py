@@ -12,16 +12,9 @@ from accounts.services import hash_password, issue_token
 from animomeet.clock import utcnow
 from meetings.admin import MeetingAdmin
 from meetings.documents import Meeting
+from tests.rest_helpers import post_action
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rest_settings")]
-
-
-@pytest.fixture
-def staff(django_user_model):
-    """A browser logged in as a superuser, with Django's CSRF checks on."""
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123"))
-    return client
 
 
 @pytest.fixture
@@ -32,13 +25,6 @@ def meetings():
         Meeting(meetingCode="bbb-bbbb-bbb", hostUsername="bob", lastActive=now - timedelta(hours=1)).save(),
         Meeting(meetingCode="ccc-cccc-ccc", hostUsername="alice", lastActive=now - timedelta(hours=2)).save(),
     ]
-
-
-def post_action(client, url, action, selected):
-    """Submits the list page's action form the way a browser does, CSRF token included."""
-    page = client.get(url)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
-    return client.post(url, {"csrfmiddlewaretoken": token, "action": action, "selected": selected})
 
 
 def test_the_admin_needs_a_staff_login(django_user_model):

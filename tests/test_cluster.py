@@ -19,10 +19,10 @@ from tests.servers import BOUND, free_port
 
 pytestmark = pytest.mark.redis
 
-def test_one_meeting_across_three_processes(cluster, clients):
+def test_one_meeting_across_three_processes(cluster, nc):
     servers = cluster(3)
     room = "cross-" + uuid.uuid4().hex[:6]
-    a, b, c = (clients.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
+    a, b, c = (nc.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
     join(a, room, "ann", "Ann")
     join(b, room, "bob", "Bob", audioEnabled=False)
     mine = join(c, room, "cid", "Cid")
@@ -100,11 +100,11 @@ class PollingClient:
         raise AssertionError(f"not received; got {self.received}")
 
 
-def test_polling_alternates_between_processes_then_upgrades_on_a_third(cluster, clients):
+def test_polling_alternates_between_processes_then_upgrades_on_a_third(cluster, nc):
     servers = cluster(3, SIGNALING_PING_INTERVAL_MS=3000, SIGNALING_PING_TIMEOUT_MS=3000)
     one, two, three = (s.url for s in servers)
     room = "poll-" + uuid.uuid4().hex[:6]
-    peer = clients.connect("peer", one, transports=["websocket"])
+    peer = nc.connect("peer", one, transports=["websocket"])
     join(peer, room, "pam", "Pam")
 
     polling = PollingClient(one)
@@ -136,12 +136,12 @@ def test_polling_alternates_between_processes_then_upgrades_on_a_third(cluster, 
     assert peer.wait_event("user-left", where=lambda args: args[0] == socket_id, timeout=BOUND + 5) == [socket_id, "pol"]
 
 
-def test_a_killed_process_is_noticed_and_the_call_goes_on(cluster, clients):
+def test_a_killed_process_is_noticed_and_the_call_goes_on(cluster, nc):
     # Without recovery its sockets end when it is noticed gone (with recovery they wait
     # a window for their clients: tests/test_cluster_recovery.py).
     servers = cluster(3, SIGNALING_RECOVERY_WINDOW_S=0)
     room = "kill-" + uuid.uuid4().hex[:6]
-    a, b, c = (clients.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
+    a, b, c = (nc.connect(n, s.url, transports=["websocket"]) for n, s in zip("abc", servers))
     for client, who in ((a, "ann"), (b, "bob"), (c, "cid")):
         join(client, room, who, who.title())
     marks = {a: a.mark(), b: b.mark()}
@@ -158,15 +158,15 @@ def test_a_killed_process_is_noticed_and_the_call_goes_on(cluster, clients):
 
     # A process started again joins the same meeting.
     again = cluster.add_like(servers[0])
-    d = clients.connect("d", again.url, transports=["websocket"])
+    d = nc.connect("d", again.url, transports=["websocket"])
     joined = join(d, room, "dee", "Dee")
     assert joined["clients"] == [a.id, b.id, d.id]
     assert a.wait_event("user-joined", where=lambda args: args[0]["id"] == d.id)[0]["namesMap"][d.id] == "Dee"
 
 
-def test_redis_unreachable_gives_a_clean_error_and_no_crash(start_server, clients):
+def test_redis_unreachable_gives_a_clean_error_and_no_crash(start_server, nc):
     server = start_server(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", SIGNALING_ALLOW_UNKNOWN_ROOMS="true")
-    client = clients.connect("lonely", server.url, transports=["websocket"])
+    client = nc.connect("lonely", server.url, transports=["websocket"])
     client.emit("join-call", {"roomID": "nowhere", "username": "x", "name": "X"})
     error = client.wait_event("call-error", timeout=15)[0]
     assert error["event"] == "join-call" and "try again" in error["message"]
@@ -174,7 +174,7 @@ def test_redis_unreachable_gives_a_clean_error_and_no_crash(start_server, client
     assert server.process.poll() is None
 
 
-def test_a_host_removes_a_participant_connected_to_another_process(cluster, clients):
+def test_a_host_removes_a_participant_connected_to_another_process(cluster, nc):
     first, second = cluster(2)
     api = first.url + "/api/v1"
     credentials = {"username": "hostess", "password": "long enough password"}
@@ -183,9 +183,9 @@ def test_a_host_removes_a_participant_connected_to_another_process(cluster, clie
     code = "abc-" + uuid.uuid4().hex[:6]
     assert requests.post(f"{api}/meeting/create-meet/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200
 
-    host = clients.connect("host", first.url, transports=["websocket"], auth={"token": token})
+    host = nc.connect("host", first.url, transports=["websocket"], auth={"token": token})
     join(host, code, "ignored", "Hostess")
-    guest = clients.connect("guest", second.url, transports=["websocket"])
+    guest = nc.connect("guest", second.url, transports=["websocket"])
     join(guest, code, "gus_guest", "Gus")
 
     host.emit("remove-participant", {"socketId": guest.id})
@@ -195,11 +195,11 @@ def test_a_host_removes_a_participant_connected_to_another_process(cluster, clie
     host.assert_no_event("call-error", within=0.2)
 
 
-def test_a_redis_restart_mid_call_gives_clean_errors_then_calls_work_again(cluster, clients, private_redis):
+def test_a_redis_restart_mid_call_gives_clean_errors_then_calls_work_again(cluster, nc, private_redis):
     first, second = cluster(2, REDIS_URL=private_redis.url)
     room = "restart-" + uuid.uuid4().hex[:6]
-    a = clients.connect("a", first.url, transports=["websocket"])
-    b = clients.connect("b", second.url, transports=["websocket"])
+    a = nc.connect("a", first.url, transports=["websocket"])
+    b = nc.connect("b", second.url, transports=["websocket"])
     join(a, room, "ann", "Ann")
     join(b, room, "bob", "Bob")
 

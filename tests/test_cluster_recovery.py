@@ -31,12 +31,12 @@ def proxy(three):
     proxy.close()
 
 
-def a_call(clients, three, proxy, transport="websocket"):
+def a_call(nc, three, proxy, transport="websocket"):
     """Ann through the proxy to the first process, Bob on the second, Cid on the third."""
     room = f"move-{uuid.uuid4().hex[:8]}"
-    a = clients.connect("a", proxy.url, **TRANSPORTS[transport], **RECONNECTING)
-    b = clients.connect("b", three[1].url, transports=["websocket"])
-    c = clients.connect("c", three[2].url, transports=["websocket"])
+    a = nc.connect("a", proxy.url, **TRANSPORTS[transport], **RECONNECTING)
+    b = nc.connect("b", three[1].url, transports=["websocket"])
+    c = nc.connect("c", three[2].url, transports=["websocket"])
     for client, who in ((a, "ann"), (b, "bob"), (c, "cid")):
         join(client, room, who, who.title())
     return a, b, c
@@ -67,8 +67,8 @@ def reconnected(a, after):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_client_back_on_another_process_recovers_its_socket(clients, three, proxy, transport):
-    a, b, c = a_call(clients, three, proxy, transport)
+def test_a_client_back_on_another_process_recovers_its_socket(nc, three, proxy, transport):
+    a, b, c = a_call(nc, three, proxy, transport)
     first_id, a_mark, b_mark, c_mark = a.id, a.mark(), b.mark(), c.mark()
 
     proxy.cut(down_for=1.0, then_to=three[1].port)  # back through the "load balancer" elsewhere
@@ -97,8 +97,8 @@ def test_a_client_back_on_another_process_recovers_its_socket(clients, three, pr
     assert received(a, a_mark) == tuple(away + after for away, after in zip(expected("away"), expected("after")))
 
 
-def test_the_client_of_a_killed_process_recovers_on_a_survivor(clients, three, proxy):
-    a, b, c = a_call(clients, three, proxy)
+def test_the_client_of_a_killed_process_recovers_on_a_survivor(nc, three, proxy):
+    a, b, c = a_call(nc, three, proxy)
     first_id, a_mark, b_mark, c_mark = a.id, a.mark(), b.mark(), c.mark()
 
     three[0].kill(signal.SIGKILL)
@@ -118,8 +118,8 @@ def test_the_client_of_a_killed_process_recovers_on_a_survivor(clients, three, p
     assert b.wait_event("signal", after=b_mark) == [first_id, "still in the call"]
 
 
-def test_a_killed_process_client_that_never_returns_leaves_after_the_window(clients, three, proxy):
-    a, b, c = a_call(clients, three, proxy)
+def test_a_killed_process_client_that_never_returns_leaves_after_the_window(nc, three, proxy):
+    a, b, c = a_call(nc, three, proxy)
     first_id, b_mark = a.id, b.mark()
     three[0].kill(signal.SIGKILL)  # and the proxy leads Ann's client nowhere else
     killed_at = time.monotonic()

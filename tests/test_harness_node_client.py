@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.clients.node_client import AckTimeout, ConnectError, NodeClients
+from tests.clients.node_client import AckTimeout, ConnectError
 from tests.servers import DaphneServer
 
 
@@ -10,12 +10,6 @@ from tests.servers import DaphneServer
 def echo_url():
     with DaphneServer("tests.clients.reference_echo_server:app") as server:
         yield server.url
-
-
-@pytest.fixture
-def nc():
-    with NodeClients() as clients:
-        yield clients
 
 
 def test_default_transports_start_on_polling_then_upgrade(nc, echo_url):

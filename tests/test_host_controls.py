@@ -12,7 +12,7 @@ import time
 import pytest
 import socketio
 
-from tests.clients.node_client import ConnectError, NodeClients
+from tests.clients.node_client import ConnectError
 from tests.meeting_helpers import PyClient, Rest, call_error, event_names, join, join_payload, running_server
 
 ONLY_HOSTS = "only the host or a co-host can do that"
@@ -35,12 +35,6 @@ def waiting_room():
 def impatient_waiting_room():
     with running_server(SIGNALING_WAITING_ROOM="true", SIGNALING_WAITING_TIMEOUT_S=1) as server:
         yield server
-
-
-@pytest.fixture
-def nc():
-    with NodeClients() as clients:
-        yield clients
 
 
 class Call:

@@ -9,14 +9,14 @@ from django.core.management import call_command
 
 from animomeet.clock import utcnow
 from meetings.documents import Meeting
-from tests.test_admin import post_action, staff  # noqa: F401 (a fixture)
+from tests.rest_helpers import post_action
 from tests.meeting_helpers import join
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db, pytest.mark.usefixtures("rest_settings")]
 
 
 @pytest.fixture
-def call_in_progress(cluster, clients, settings):
+def call_in_progress(cluster, nc, settings):
     """Two people in a call served by a daphne process on Redis; this process shares its
     Redis namespace and holds the meeting document."""
     [server] = cluster(1)
@@ -29,7 +29,7 @@ def call_in_progress(cluster, clients, settings):
     }
     code = f"end-{uuid.uuid4().hex[:8]}"
     meeting = Meeting(meetingCode=code, hostUsername="alice", lastActive=utcnow() - timedelta(hours=1)).save()
-    a, b = (clients.connect(n, server.url, transports=["websocket"]) for n in "ab")
+    a, b = (nc.connect(n, server.url, transports=["websocket"]) for n in "ab")
     join(a, code, "ann", "Ann")
     join(b, code, "bob", "Bob")
     # Joining refreshed lastActive where the server shares this database (a run over the
@@ -44,7 +44,7 @@ def assert_call_ended(people):
         person.wait_disconnect()
 
 
-def test_the_admin_ending_a_meeting_ends_its_call(call_in_progress, staff):  # noqa: F811
+def test_the_admin_ending_a_meeting_ends_its_call(call_in_progress, staff):
     meeting, people = call_in_progress
     post_action(staff, "/admin/meetings/", "end", [str(meeting.pk)])
     assert Meeting.objects.count() == 0

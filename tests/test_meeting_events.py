@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from tests.clients.node_client import NodeClients
 from tests.meeting_helpers import PyClient, Rest, call_error, event_names, is_own_join, join, join_payload, running_server, unique
 
 CHAT_KEYS = ["sender", "data", "time", "socketIdSender"]
@@ -28,12 +27,6 @@ def strict():
     """Meetings only (the default), and a small per-socket event budget."""
     with running_server(SIGNALING_EVENT_RATE=5, SIGNALING_EVENT_BURST=5) as server:
         yield server
-
-
-@pytest.fixture
-def nc():
-    with NodeClients() as clients:
-        yield clients
 
 
 def chat(client, data, **forged) -> None:

@@ -39,12 +39,6 @@ def proxy(server):
     proxy.close()
 
 
-@pytest.fixture
-def nc():
-    with NodeClients() as clients:
-        yield clients
-
-
 def room_name() -> str:
     return f"blip-{uuid.uuid4().hex[:8]}"
 

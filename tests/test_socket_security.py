@@ -14,7 +14,6 @@ import pytest
 import requests
 import websocket
 
-from tests.clients.node_client import NodeClients
 from tests.meeting_helpers import Rest, call_error, is_own_join, join, join_payload, running_server, unique
 from tests.nginx import nginx_in_front_of
 
@@ -26,12 +25,6 @@ ONLY_HOSTS = "only the host or a co-host can do that"
 def hosted():
     with running_server() as server:
         yield server
-
-
-@pytest.fixture
-def nc():
-    with NodeClients() as clients:
-        yield clients
 
 
 def logged_in_host(nc, server):

@@ -15,7 +15,7 @@ import requests
 import socketio
 import websocket
 
-from tests.clients.node_client import ConnectError, NodeClients
+from tests.clients.node_client import ConnectError
 from tests.meeting_helpers import PyClient, join, running_server, unique
 from tests.servers import DaphneServer
 
@@ -37,12 +37,6 @@ def app_server():
     """The real application, with one allowed frontend origin and guest rooms."""
     with running_server(FRONTEND_URL=ALLOWED_ORIGIN, SIGNALING_ALLOW_UNKNOWN_ROOMS="true") as server:
         yield server
-
-
-@pytest.fixture
-def nc():
-    with NodeClients() as clients:
-        yield clients
 
 
 @pytest.fixture

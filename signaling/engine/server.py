@@ -79,7 +79,7 @@ class Socket:
 
     __slots__ = (
         "id", "namespace", "session", "handshake", "auth", "data", "rooms", "pid", "since",
-        "_outbox", "_expiry", "_acks", "_next_ack", "_held", "_accepted",
+        "_outbox", "_expiry", "_acks", "_next_ack", "_held", "_accepted", "_replayed_upto",
     )
 
     def __init__(self, namespace: "Namespace", session: Session | None, auth: dict, *, socket_id: str | None = None, pid: str | None = None):
@@ -106,6 +106,7 @@ class Socket:
         self._next_ack = 0
         self._held: list | None = []  # emits that wait for the CONNECT answer (or a replay)
         self._accepted = False
+        self._replayed_upto: str | None = None  # the end of its last replay (sequenced brokers)
 
     @property
     def connected(self) -> bool:
@@ -165,6 +166,8 @@ class Socket:
         without recovery) for a client that recovers, shared by every recipient of a
         broadcast."""
         if self.pid is not None and stamped is not None:
+            if self._replayed_upto is not None and self.namespace.server.broker.not_after(stamped.offset, self._replayed_upto):
+                return  # an event being delivered as the replay began: the replay has it
             if self._outbox is not None:
                 self._outbox.add(stamped.offset, stamped.messages)
             messages = stamped.messages
@@ -412,7 +415,10 @@ class Namespace:
             after = raw_offset if raw_offset is not None else socket.since
             if not isinstance(after, str):
                 return None
-            return await broker.replay(socket.id, socket.rooms, after, broker.position())
+            # An entry up to here may still be on its way to the socket, by the broker's
+            # live delivery: from now on the socket takes none of those (the replay has them).
+            upto = socket._replayed_upto = broker.position()
+            return await broker.replay(socket.id, socket.rooms, after, upto)
         try:
             return socket._outbox.since(parse_offset(raw_offset))
         except UnknownOffset:

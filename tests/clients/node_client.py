@@ -339,7 +339,7 @@ class NodeClient:
         lines = [f"{self.name} received {len(log)} records" + (", the last ones:" if len(shown) < len(log) else ":")]
         first = len(log) - len(shown)
         for index, record in enumerate(shown, start=first):
-            fields = {key: value for key, value in record.items() if key not in ("type", "client")}
+            fields = {key: value for key, value in record.items() if key not in ("type", "client", "at")}
             text = f"  #{index} {record['type']} {fields!r}"
             lines.append(text if len(text) <= SHOWN_RECORD_CHARS else text[: SHOWN_RECORD_CHARS - 3] + "...")
         return "\n".join(lines)

@@ -87,6 +87,10 @@ class Broker:
     async def announce_moved(self, namespace: str, socket_id: str) -> None:
         """This process holds the socket now (see LocalEndpoint.socket_moved)."""
 
+    def not_after(self, offset: str, upto: str) -> bool:
+        """Whether the event at `offset` comes no later than `upto` in the sequence."""
+        return True
+
     async def replay(self, socket_id: str, rooms: dict, after: str, upto: str) -> list | None:
         """What the socket missed in (after, upto], or None when it cannot all be given."""
         return None

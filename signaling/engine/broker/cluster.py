@@ -39,7 +39,7 @@ ProcessLost = Callable[[str], Awaitable[None]]
 
 
 READ_BATCH = 1000  # stream entries read at once
-READ_BLOCK_MS = 5000
+READ_BLOCK_MS = 1000  # well within redis-py's socket timeout (5 s by default)
 
 
 class ClusterBroker(Broker):
@@ -199,6 +199,9 @@ class ClusterBroker(Broker):
 
     async def holds(self, socket_id):
         return await self.records.exists(socket_id)
+
+    def not_after(self, offset, upto):
+        return stream_position(offset) <= stream_position(upto)
 
     async def replay(self, socket_id, rooms, after, upto):
         entered = {room: stream_position(position) for room, position in rooms.items()}
@@ -372,7 +375,7 @@ class ClusterBroker(Broker):
                 continue
             log.warning("process %s is gone; its sockets wait here for their clients, or end", process)
             for socket_id in await self.records.held_by(process):
-                record = await self.records.claim(socket_id, None)
+                record = await self.records.adopt(socket_id, process)
                 if record is not None:
                     await self.endpoint.adopt(record)
             for handler in self.on_process_lost:

@@ -24,11 +24,12 @@ return 1
 """
 
 # ARGV: the new holder, the pid the client named ('' for an adoption), the held-set
-# prefix, the socket id.
+# prefix, the socket id, the dead holder it is adopted from ('' when its client claims it).
 _CLAIM = """
 local pid = redis.call('HGET', KEYS[1], 'pid')
 if not pid or (ARGV[2] ~= '' and pid ~= ARGV[2]) then return false end
 local holder = redis.call('HGET', KEYS[1], 'holder')
+if ARGV[5] ~= '' and holder ~= ARGV[5] then return false end
 redis.call('SREM', ARGV[3] .. holder, ARGV[4])
 redis.call('SADD', ARGV[3] .. ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], 'holder', ARGV[1])
@@ -68,10 +69,18 @@ class SocketRecords:
         keys = (self._key(record["id"]), self._held(self.process_id))
         return bool(await self._save(keys=keys, args=(self.process_id, record["pid"], body, RECORD_TTL_S, record["id"])))
 
-    async def claim(self, socket_id: str, pid: str | None) -> dict | None:
-        """Take the socket over (its client named `pid`, or None to adopt it from a dead
-        process): its record, or None when there is none (or the pid does not match)."""
-        args = (self.process_id, pid or "", self._held_prefix(), socket_id)
+    async def claim(self, socket_id: str, pid: str) -> dict | None:
+        """Take the socket over for its client, which named `pid`: its record, or None
+        when there is none (or the pid does not match)."""
+        return await self._take(socket_id, pid, "")
+
+    async def adopt(self, socket_id: str, dead: str) -> dict | None:
+        """Take over a socket of the dead process `dead`: None when there is no record,
+        or when its client has meanwhile taken it elsewhere."""
+        return await self._take(socket_id, "", dead)
+
+    async def _take(self, socket_id: str, pid: str, dead: str) -> dict | None:
+        args = (self.process_id, pid, self._held_prefix(), socket_id, dead)
         body = await self._claim(keys=(self._key(socket_id),), args=args)
         return msgpack.unpackb(body, raw=False) if body else None
 
