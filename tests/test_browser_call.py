@@ -7,16 +7,21 @@ HttpOnly cookie, socket.io-client polling then upgrading, the roster, the WebRTC
 relayed by `signal` (video frames advancing and a data channel message both ways, on
 127.0.0.1 only), chat with the sender set by the server, and user-left on leave-call.
 
-Three times: directly (host candidates); through coturn with the ICE servers of
+Four times: directly (host candidates); through coturn with the ICE servers of
 GET /api/v1/ice-servers and `iceTransportPolicy: "relay"`, where the selected candidate
-pair must be coturn's relayed addresses on both sides; and with a blip, where the guest's
+pair must be coturn's relayed addresses on both sides; with a blip, where the guest's
 signaling connection goes through a proxy that cuts it mid-call without a close frame: its
 socket.io-client must come back recovered with the same socket id, nobody hears it leave
 or join again, video goes on both ways, chat works afterwards and an ICE restart offer
-still goes through the relay.
+still goes through the relay; and with a rolling restart, where both pages reach two
+workers (Redis, a shared MongoDB) through the README's nginx and each worker gets SIGTERM
+and is started again in turn: each drains and exits in time, the pages come back recovered
+with their socket ids, nobody hears anybody leave, video goes on both ways across each
+restart and chat works afterwards.
 
 Needs root (network namespaces), /usr/bin/chromium, iproute2, the playwright package,
-`npm ci`, and for the relay run coturn. Without CI set, a missing piece skips the test; with CI set it fails.
+`npm ci`, for the relay run coturn, and for the restart run nginx and redis-server.
+Without CI set, a missing piece skips the test; with CI set it fails.
 """
 
 import importlib.util
@@ -47,6 +52,8 @@ def _missing(mode: str) -> list[str]:
     missing = []
     if mode == "relay" and shutil.which("turnserver") is None:
         missing.append("turnserver (apt-get install coturn)")
+    if mode == "restart":
+        missing += [f"{tool} (apt-get install {tool.split('-')[0]})" for tool in ("nginx", "redis-server") if shutil.which(tool) is None]
     if os.geteuid() != 0:
         missing.append("root (for `ip netns`)")
     if not os.access(run_call.CHROMIUM, os.X_OK):
@@ -61,11 +68,11 @@ def _missing(mode: str) -> list[str]:
 
 
 def _failure_report(result: dict) -> str:
-    keys = ("error", "steps", "screenshots", "console", "traceback", "daphne_log_tail", "turn_log_tail", "page_state", "stdout")
+    keys = ("error", "steps", "screenshots", "console", "traceback", "daphne_log_tail", "turn_log_tail", "mongo_log_tail", "page_state", "stdout")
     return json.dumps({k: result[k] for k in keys if k in result}, indent=1)[-12000:]
 
 
-MODE_FLAGS = {"direct": [], "relay": ["--relay"], "blip": ["--blip"]}
+MODE_FLAGS = {"direct": [], "relay": ["--relay"], "blip": ["--blip"], "restart": ["--restart"]}
 
 
 @pytest.fixture(scope="module", params=list(MODE_FLAGS))
@@ -142,17 +149,28 @@ def test_rest_with_the_httponly_cookie(call):
 
 
 def _reconnects(call, role: str) -> int:
+    """How many times the page's socket came back: once for the guest after the blip; after
+    the restarts, as often as its transport was closed (each page at least once, see
+    test_the_sockets_came_back_recovered_with_their_ids)."""
+    if call["restart"]:
+        return len(call["pages"][role]["connects"]) - 1
     return 1 if call["blip"] and role == "guest" else 0
+
+
+def _ice_restarts(call) -> int:
+    return 1 if call["blip"] else 0
 
 
 def test_sockets_started_on_polling_and_upgraded(call):
     for role, page in call["pages"].items():
-        # After the blip the guest's reconnection starts on polling and upgrades again.
+        # A reconnection (the guest after the blip, a page after a restart) starts on polling
+        # and upgrades again.
         assert page["transports"] == ["polling", "websocket"] * (1 + _reconnects(call, role)), role
-        if _reconnects(call, role):
+        if call["blip"] and _reconnects(call, role):
             # An attempt while the proxy refused connections fails as a polling request.
             assert set(page["connectErrors"]) <= {"xhr poll error"}, role
         else:
+            # Through a restart too: nginx takes a refused attempt to the other worker.
             assert page["connectErrors"] == [], role
         assert page["connected"] is True, role  # the guest too: leave-call keeps the socket
 
@@ -176,23 +194,26 @@ def test_join_identity_and_roster(call):
     assert roster_entry["name"] == call["host"]["name"]
     assert roster_entry["peerVideoEnabled"] is True
 
-    # After the blip the guest re-sent join-call: the answer is its own user-joined, as the
-    # room is now, and no roster entries again.
+    # After each reconnect a page re-sent join-call: the answer is its own user-joined, as
+    # the room is now, and no roster entries again.
     assert len(rejoined) == _reconnects(call, "guest")
-    for answer in rejoined:
-        assert answer["id"] == guest["socketId"] and "existing" not in answer
-        assert answer["clients"] == [host["socketId"], guest["socketId"]]
+    host_rejoined = host["userJoined"][2:]
+    assert len(host_rejoined) == _reconnects(call, "host")
+    for page, answers in ((guest, rejoined), (host, host_rejoined)):
+        for answer in answers:
+            assert answer["id"] == page["socketId"] and "existing" not in answer
+            assert answer["clients"] == [host["socketId"], guest["socketId"]]
 
-    # The host heard of the guest once, blip or not.
-    assert [p["id"] for p in host["userJoined"]] == [host["socketId"], guest["socketId"]]
+    # Each page heard of the other once, blip or restarts or not.
+    assert [p["id"] for p in host["userJoined"][:2]] == [host["socketId"], guest["socketId"]]
 
 
 def test_webrtc_negotiated_through_the_signal_relay(call):
     host, guest = call["pages"]["host"], call["pages"]["guest"]
     # The joiner offers, the one already there answers (after the blip, the ICE restart too).
     assert guest["offersSent"] == [host["socketId"]]
-    assert guest["iceRestartsSent"] == [host["socketId"]] * _reconnects(call, "guest")
-    answers = 1 + _reconnects(call, "guest")
+    assert guest["iceRestartsSent"] == [host["socketId"]] * _ice_restarts(call)
+    answers = 1 + _ice_restarts(call)
     assert host["answersSent"] == [guest["socketId"]] * answers
     assert guest["answersReceived"] == [host["socketId"]] * answers
     assert host["offersSent"] == [] and guest["answersSent"] == []
@@ -301,7 +322,7 @@ def _remote(call, role: str) -> str:
 
 def test_the_blip_run_used_the_default_recovery_window_and_a_short_heartbeat(blip):
     assert blip["signaling_env"] == {
-        "SIGNALING_RECOVERY_WINDOW_S": None, "SIGNALING_PING_INTERVAL_MS": "2000", "SIGNALING_PING_TIMEOUT_MS": "2000",
+        "SIGNALING_RECOVERY_WINDOW_S": None, "SIGNALING_PING_INTERVAL_MS": "2000", "SIGNALING_PING_TIMEOUT_MS": "2000", "SIGNALING_DRAIN_S": None,
     }
     assert blip["servers"]["guest_socket"] != blip["servers"]["api"]  # the guest's socket went through the proxy
 
@@ -323,12 +344,14 @@ def test_nobody_heard_the_guest_leave_through_the_blip(blip):
     assert blip["user_left_before_leave"] == {"host": [], "guest": []}
 
 
-def test_video_went_on_both_ways_through_the_blip_and_the_ice_restart(blip):
-    samples = ("media_at_cut", "media_recovered", "media_after_ice_restart")
+def _assert_video_went_on(call, samples: dict) -> None:
+    """Between each two consecutive samples (label -> each page's media), the remote video
+    advanced on both sides over a connected peer connection."""
+    labels = list(samples)
     for role in ("host", "guest"):
-        peer_id = _remote(blip, role)
-        for earlier, later in zip(samples, samples[1:]):
-            before, after = blip[earlier][role], blip[later][role]
+        peer_id = _remote(call, role)
+        for earlier, later in zip(labels, labels[1:]):
+            before, after = samples[earlier][role], samples[later][role]
             frames_before, frames_after = before["frames"][peer_id], after["frames"][peer_id]
             assert frames_after["frames"] - frames_before["frames"] >= 10, (role, earlier, later, frames_before, frames_after)
             assert frames_after["totalVideoFrames"] > frames_before["totalVideoFrames"], (role, earlier, later)
@@ -338,6 +361,10 @@ def test_video_went_on_both_ways_through_the_blip_and_the_ice_restart(blip):
             decoded_after = after["rtc"][peer_id]["inbound"]["video"]["framesDecoded"]
             assert decoded_after - decoded_before >= 10, (role, earlier, later, decoded_before, decoded_after)
             assert after["ice"][peer_id]["connectionState"] == "connected", (role, later)
+
+
+def test_video_went_on_both_ways_through_the_blip_and_the_ice_restart(blip):
+    _assert_video_went_on(blip, {key: blip[key] for key in ("media_at_cut", "media_recovered", "media_after_ice_restart")})
 
 
 def test_chat_ran_after_the_recovery(blip):
@@ -363,3 +390,59 @@ def test_an_ice_restart_went_through_the_relay_after_the_blip(blip):
     # The media flows over the restarted ICE session.
     assert blip["media_after_ice_restart"]["host"]["rtc"][guest_id]["localUfrag"] == after["host"]["localUfrag"]
     assert blip["media_after_ice_restart"]["guest"]["rtc"][host_id]["localUfrag"] == after["guest"]["localUfrag"]
+
+
+# --- the rolling restart: two workers behind nginx, each restarted in turn ----------------
+
+
+@pytest.fixture
+def restart(call):
+    if not call["restart"]:
+        pytest.skip("only the restart run restarts workers")
+    return call
+
+
+def test_the_restart_run_went_through_nginx_to_two_workers_with_the_same_settings(restart):
+    assert restart["signaling_env"] == {
+        "SIGNALING_RECOVERY_WINDOW_S": None, "SIGNALING_PING_INTERVAL_MS": "2000", "SIGNALING_PING_TIMEOUT_MS": "2000",
+        "SIGNALING_DRAIN_S": str(run_call.RESTART_DRAIN_S),
+    }
+    workers = restart["servers"]["workers"]
+    assert len(set(workers)) == 2
+    assert restart["servers"]["api"] not in workers  # REST and socket.io through nginx
+    assert restart["servers"]["guest_socket"] == restart["servers"]["api"]
+
+
+def test_each_worker_drained_and_exited_in_time(restart):
+    exits = restart["worker_exit_s"]
+    assert len(exits) == 2
+    assert all(exited < run_call.RESTART_DRAIN_S + 2 for exited in exits), exits
+    assert len(restart["worker_ready_after_s"]) == 2
+
+
+def test_the_sockets_came_back_recovered_with_their_ids(restart):
+    for role, page in restart["pages"].items():
+        connects = page["connects"]
+        # Both workers were restarted: whichever carried a page's WebSocket closed it.
+        assert len(connects) >= 2, (role, connects)
+        assert connects == [{"id": page["socketId"], "recovered": False}] + [{"id": page["socketId"], "recovered": True}] * (len(connects) - 1), role
+        # A drain closes the WebSocket with a close frame: a transport close, no server disconnect.
+        assert page["disconnects"] == ["transport close"] * (len(connects) - 1), role
+        assert len(restart["without_transport_s"][role]) == len(page["disconnects"]), role
+
+
+def test_nobody_heard_anybody_leave_through_the_restarts(restart):
+    # Recorded after the restarts and the chat, before the guest's leave-call.
+    assert restart["user_left_before_leave"] == {"host": [], "guest": []}
+
+
+def test_video_went_on_both_ways_across_each_restart(restart):
+    assert list(restart["media_samples"]) == ["before the restarts", "after worker 1's restart", "after worker 2's restart"]
+    _assert_video_went_on(restart, restart["media_samples"])
+
+
+def test_chat_ran_after_the_restarts(restart):
+    steps = restart["steps"]
+    last_restart = max(i for i, step in enumerate(steps) if step.startswith("worker 2: SIGTERM"))
+    chat = next(i for i, step in enumerate(steps) if step.startswith("chat both ways"))
+    assert last_restart < chat

@@ -22,6 +22,7 @@
     connected: false,
     connects: [], // {id, recovered} at every connect (recovered: Socket.IO's state recovery)
     disconnects: [], // the reason of every disconnect
+    withoutTransportS: [], // seconds from each disconnect to the next connect
     connectErrors: [],
     transports: [], // engine transport names seen: at open and after each upgrade
     joined: false,
@@ -48,6 +49,7 @@
   let socket = null;
   let localStream = null;
   let joinPayload = null; // re-sent on every connect while in the call, as the web client does
+  let disconnectedAt = null; // performance.now() of the last disconnect, until the next connect
   // No STUN/TURN unless the runner sets them: host candidates only, on loopback
   // (--allow-loopback-in-peer-connection).
   let rtcConfig = { iceServers: [] };
@@ -239,6 +241,10 @@
       state.connected = true;
       state.socketId = socket.id;
       state.connects.push({ id: socket.id, recovered: socket.recovered });
+      if (disconnectedAt !== null) {
+        state.withoutTransportS.push(Number(((performance.now() - disconnectedAt) / 1000).toFixed(3)));
+        disconnectedAt = null;
+      }
       document.getElementById("title").textContent = `${ROLE} ${socket.id}${socket.recovered ? " (recovered)" : ""}`;
       note("connect", socket.id, socket.io.engine.transport.name, socket.recovered ? "recovered" : "new");
       if (joinPayload) socket.emit("join-call", joinPayload);
@@ -246,6 +252,7 @@
     socket.on("disconnect", reason => {
       state.connected = false;
       state.disconnects.push(reason);
+      disconnectedAt = performance.now();
       note("disconnect", reason);
     });
     socket.on("connect_error", err => state.connectErrors.push(String(err && err.message)));

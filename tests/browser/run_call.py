@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A real-browser meeting: two headless Chromium pages, our server, WebRTC between them.
 
-    python tests/browser/run_call.py [--relay | --blip] [--screenshot-dir DIR]      (as root)
+    python tests/browser/run_call.py [--relay | --blip | --restart] [--screenshot-dir DIR]      (as root)
 
 The outer run creates a network namespace with only loopback up and runs itself inside it
 (`ip netns exec <ns> python run_call.py --inside`): daphne, a static file server for the
@@ -40,10 +40,23 @@ after the recovery and after an ICE restart: the chat runs after the recovery, t
 guest sends an ICE restart offer through the relay and the host answers. Before the
 guest's leave-call, both pages' user-left lists are recorded (they must be empty).
 
+With --restart, the README's deployment runs in the namespace: a redis-server, a
+MongoDB-compatible server (tests/wire_mongo.py: the workers share their accounts and
+meetings, and a restarted worker finds them again), two daphne workers with the same
+settings (pings every 2 s, SIGNALING_DRAIN_S=5, the recovery window at its default) and
+the README's nginx in front of them (tests/nginx.py); both pages use nginx's URL for REST
+and socket.io. Once video flows both ways, worker 1 gets SIGTERM, is started again on its
+port and must answer /readyz 200; then worker 2 the same. After each restart both pages
+must be connected again (upgraded, join-call re-sent and answered) and the media is
+sampled: before, between and after the restarts. The chat runs after them; how long each
+worker took to exit and each page was without a transport are in the JSON, and so are
+both pages' user-left lists before the guest's leave-call (they must be empty).
+
 Prints one JSON object on stdout (the facts observed; tests/test_browser_call.py asserts
 on them) and exits non-zero if any step failed. On failure, screenshots of both pages go
 to /tmp/animo-browser-<ns>-<page>.png; with --screenshot-dir, also on success (with
---blip, -recovered ones after the recovery too).
+--blip, -recovered ones after the recovery too; with --restart, -restarted ones after
+both restarts).
 """
 
 import argparse
@@ -62,9 +75,12 @@ import tempfile
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+
+import requests
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -104,11 +120,14 @@ SCRUBBED_ENV = (
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY",
 )
 # The signaling settings the scenarios rely on: the defaults unless a scenario sets them.
-SIGNALING_ENV = ("SIGNALING_RECOVERY_WINDOW_S", "SIGNALING_PING_INTERVAL_MS", "SIGNALING_PING_TIMEOUT_MS")
-# --blip: both sides see the cut at once; should either miss it, the lost heartbeat shows
-# within 4 s instead of the default 45 and the run stays short.
-BLIP_PING_ENV = {"SIGNALING_PING_INTERVAL_MS": "2000", "SIGNALING_PING_TIMEOUT_MS": "2000"}
+SIGNALING_ENV = ("SIGNALING_RECOVERY_WINDOW_S", "SIGNALING_PING_INTERVAL_MS", "SIGNALING_PING_TIMEOUT_MS", "SIGNALING_DRAIN_S")
+# --blip and --restart: both sides see a lost transport at once; should either miss it,
+# the lost heartbeat shows within 4 s instead of the default 45 and the run stays short.
+SHORT_PING_ENV = {"SIGNALING_PING_INTERVAL_MS": "2000", "SIGNALING_PING_TIMEOUT_MS": "2000"}
 BLIP_DOWN_SECONDS = 1.0
+# --restart: each worker's drain is bounded by this; it must have exited 2 s after it.
+RESTART_DRAIN_S = 5
+RESTART_WORKERS = 2
 
 
 def log(*parts) -> None:
@@ -155,6 +174,8 @@ def run_outside(args) -> int:
         problems.append("`ip` not found (apt-get install iproute2)")
     if args.relay and shutil.which("turnserver") is None:
         problems.append("`turnserver` not found (apt-get install coturn)")
+    if args.restart:
+        problems += [f"`{tool}` not found (apt-get install {tool.split('-')[0]})" for tool in ("nginx", "redis-server") if shutil.which(tool) is None]
     if problems:
         result["error"] = "; ".join(problems)
         print(json.dumps(result))
@@ -175,6 +196,8 @@ def run_outside(args) -> int:
             command.append("--relay")
         if args.blip:
             command.append("--blip")
+        if args.restart:
+            command.append("--restart")
         log("namespace", ns, "up; running the call inside it")
         # Chromium's profile, Playwright's artifacts and daphne's log go to a directory of
         # this run, removed at the end even when the run had to be killed.
@@ -261,6 +284,13 @@ def isolation_facts() -> dict:
     return {"interfaces": interfaces, "connect_outside_errno": errno.errorcode.get(outside, str(outside))}
 
 
+def ready(url: str) -> bool:
+    try:
+        return requests.get(url + "/readyz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def random_code() -> str:
     letters = string.ascii_lowercase
     part = lambda n: "".join(secrets.choice(letters) for _ in range(n))
@@ -274,6 +304,7 @@ class Scenario:
         self.result: dict = {"ok": False, "steps": []}
         self.pages: dict = {}
         self.console: dict = {"host": [], "guest": []}
+        self.earlier_logs: list = []  # (worker, its log) of each run of a worker before its restart
 
     def ms_left(self, cap: float = 30.0) -> float:
         left = self.deadline - time.monotonic()
@@ -298,13 +329,17 @@ class Scenario:
         for name in SCRUBBED_ENV + SIGNALING_ENV:
             os.environ.pop(name, None)
         sys.path.insert(0, str(ROOT))
-        static = daphne = turn = proxy = None
+        static = turn = proxy = redis_server = mongo = None
+        workers: list = []
+        balancer = contextlib.ExitStack()
         try:
             from playwright.sync_api import sync_playwright
 
-            from tests.servers import DaphneServer
+            from tests.nginx import nginx_in_front_of
+            from tests.servers import DaphneServer, PrivateRedis
             from tests.tcp_proxy import CuttableProxy
             from tests.turn import TurnServer
+            from tests.wire_mongo import WireMongoServer
 
             self.result["isolation"] = isolation_facts()
             if not SOCKET_IO_BUNDLE.is_file():
@@ -314,7 +349,6 @@ class Scenario:
             static = ThreadingHTTPServer(("127.0.0.1", static_port), StaticFiles)
             threading.Thread(target=static.serve_forever, daemon=True).start()
 
-            self.step("start daphne")
             env = {
                 "NODE_ENV": "development",
                 "FRONTEND_URL": static_origin,
@@ -332,14 +366,34 @@ class Scenario:
                 turn = TurnServer([secret]).start()
                 env |= {"STUN_URLS": f"stun:127.0.0.1:{turn.port}", "TURN_URLS": turn.url, "TURN_SECRET": secret}
             self.result["blip"] = self.args.blip
+            self.result["restart"] = self.args.restart
             if self.args.blip:
-                env |= BLIP_PING_ENV
+                env |= SHORT_PING_ENV
+            if self.args.restart:
+                # The workers share the live call state (Redis) and the accounts and meetings
+                # (MongoDB's wire protocol), both inside the namespace.
+                self.step("start redis-server and a MongoDB-compatible server")
+                redis_server = PrivateRedis().start()
+                mongo = WireMongoServer().start()
+                env |= SHORT_PING_ENV | {
+                    "SIGNALING_DRAIN_S": str(RESTART_DRAIN_S),
+                    "REDIS_URL": redis_server.url,
+                    "CHANNEL_LAYER_PREFIX": f"browser{secrets.token_hex(4)}",
+                    "MONGODB_URL": mongo.url,
+                }
             self.result["signaling_env"] = {name: env.get(name) for name in SIGNALING_ENV}
-            daphne = DaphneServer("animomeet.asgi:application", env=env).start()
+            self.step("start daphne" + (f" ({RESTART_WORKERS} workers) and nginx in front" if self.args.restart else ""))
+            workers = [DaphneServer("animomeet.asgi:application", env=env) for _ in range(RESTART_WORKERS if self.args.restart else 1)]
+            with ThreadPoolExecutor() as starting:  # both workers' start-up at once
+                list(starting.map(lambda worker: worker.start(), workers))
+            api = workers[0].url
+            if self.args.restart:
+                api, _ = balancer.enter_context(nginx_in_front_of([w.port for w in workers], Path(tempfile.mkdtemp(prefix="nginx-"))))
             if self.args.blip:
-                proxy = CuttableProxy(daphne.port)
+                proxy = CuttableProxy(workers[0].port)
             self.result["servers"] = {
-                "api": daphne.url, "page": static_origin, "turn": turn.url if turn else None, "guest_socket": proxy.url if proxy else daphne.url,
+                "api": api, "page": static_origin, "turn": turn.url if turn else None, "guest_socket": proxy.url if proxy else api,
+                "workers": [w.url for w in workers],
             }
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
@@ -347,7 +401,7 @@ class Scenario:
                 )
                 try:
                     self.result["browser_version"] = browser.version
-                    self.call(browser, daphne.url, static_origin, proxy)
+                    self.call(browser, api, static_origin, proxy, workers)
                     if turn is not None:
                         self.result["turn_allocations"] = turn.allocations()
                     self.result["ok"] = True
@@ -359,18 +413,26 @@ class Scenario:
         except Exception as exc:  # noqa: BLE001 - every failure becomes the JSON report
             self.result["error"] = f"{exc.__class__.__name__}: {exc}"
             self.result["traceback"] = traceback.format_exc()[-4000:]
-            if daphne is not None:
-                self.result["daphne_log_tail"] = daphne.log()[-4000:]
+            if workers:
+                self.result["daphne_log_tail"] = "".join(
+                    f"--- {name}\n{text[-3000:]}\n" for name, text in [*self.earlier_logs, *((w.url, w.log()) for w in workers)]
+                )[-8000:]
             if turn is not None:
                 self.result["turn_log_tail"] = turn.log()[-4000:]
+            if mongo is not None:
+                self.result["mongo_log_tail"] = mongo.log()[-2000:]
         finally:
             self.result["console"] = {role: lines[-40:] for role, lines in self.console.items()}
             if proxy is not None:
                 proxy.close()
-            if daphne is not None:
-                daphne.stop()
-            if turn is not None:
-                turn.stop()
+            balancer.close()
+            for worker in workers:
+                worker.stop()
+            for server in (turn, mongo):
+                if server is not None:
+                    server.stop()
+            if redis_server is not None:
+                redis_server.kill()
             if static is not None:
                 static.shutdown()
                 static.server_close()
@@ -414,7 +476,7 @@ class Scenario:
             for role, page in self.pages.items()
         }
 
-    def call(self, browser, api: str, origin: str, proxy) -> None:
+    def call(self, browser, api: str, origin: str, proxy, workers: list) -> None:
         r = self.result
         username = f"host_{secrets.token_hex(4)}"
         password = secrets.token_urlsafe(12)
@@ -492,6 +554,8 @@ class Scenario:
 
         if proxy is not None:
             self.blip(proxy)
+        if self.args.restart:
+            self.restart_workers(workers)
 
         self.step("chat both ways, sender set by the server")
         guest.evaluate("([d, f]) => window.animo.chat(d, f)", ["hello from the guest", host_name])
@@ -503,6 +567,7 @@ class Scenario:
 
         if proxy is not None:
             self.restart_ice()
+        if proxy is not None or self.args.restart:
             r["user_left_before_leave"] = {role: page.evaluate("() => window.animo.state.userLeft") for role, page in self.pages.items()}
 
         self.step("guest leaves the call; the host hears user-left")
@@ -513,7 +578,7 @@ class Scenario:
         r["pages"] = {role: page.evaluate("() => window.animo.snapshot()") for role, page in self.pages.items()}
         for page_state in r["pages"].values():
             page_state["log"] = page_state["log"][-30:]
-
+        r["without_transport_s"] = {role: page_state["withoutTransportS"] for role, page_state in r["pages"].items()}
 
     def blip(self, proxy) -> None:
         """The guest's signaling connection is cut without a close frame; socket.io-client
@@ -534,6 +599,40 @@ class Scenario:
         r["media_recovered"] = self.media()
         if self.args.screenshot_dir:
             self.screenshots(failed=False, label="recovered")
+
+    def restart_workers(self, workers: list) -> None:
+        """A rolling restart as deploy/rolling-restart does it: each worker in turn gets
+        SIGTERM (it drains), starts again on its port and must be ready before the next."""
+        r = self.result
+        r["media_samples"] = {"before the restarts": self.media()}
+        r["worker_exit_s"], r["worker_ready_after_s"] = [], []
+        for n, worker in enumerate(workers, 1):
+            self.step(f"worker {n}: SIGTERM, start it again on its port, wait for /readyz")
+            asked = time.monotonic()
+            worker.kill(signal.SIGTERM)
+            r["worker_exit_s"].append(round(time.monotonic() - asked, 2))
+            self.earlier_logs.append((f"{worker.url} before its restart", worker.log()))
+            worker.start(timeout=self.ms_left(20) / 1000)
+            give_up = time.monotonic() + self.ms_left(20) / 1000
+            while not ready(worker.url):
+                if time.monotonic() > give_up:
+                    raise AssertionError(f"worker {n} was not ready again: /readyz never answered 200")
+                time.sleep(0.2)
+            r["worker_ready_after_s"].append(round(time.monotonic() - asked, 2))
+            # Whichever pages it carried are back through nginx on the other worker: upgraded,
+            # and their re-sent join-call answered.
+            for role in self.pages:
+                self.wait(
+                    role,
+                    "s.connected && s.connects.length === s.disconnects.length + 1 && s.transports[s.transports.length - 1] === 'websocket'"
+                    " && s.userJoined.filter(p => p.id === s.socketId && !p.existing).length === s.connects.length",
+                    f"a connected, upgraded socket with its join-call answered after worker {n}'s restart",
+                    cap=20,
+                )
+            time.sleep(2.0)
+            r["media_samples"][f"after worker {n}'s restart"] = self.media()
+        if self.args.screenshot_dir:
+            self.screenshots(failed=False, label="restarted")
 
     def wait_for_new_ice_session(self, role: str, cap: float = 15.0) -> None:
         """Until the selected candidate pair uses the ICE credentials of the page's current
@@ -582,6 +681,7 @@ def main() -> int:
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--relay", action="store_true", help="make the call through coturn only (iceTransportPolicy relay)")
     modes.add_argument("--blip", action="store_true", help="cut the guest's signaling connection mid-call; it must recover")
+    modes.add_argument("--restart", action="store_true", help="two workers behind nginx, each restarted in turn mid-call")
     args = parser.parse_args()
     return run_inside(args) if args.inside else run_outside(args)
 
