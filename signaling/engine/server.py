@@ -259,18 +259,21 @@ class Namespace:
 
         return register
 
-    async def command(self, socket_id: str, name: str, payload: dict) -> None:
+    async def command(self, socket_id: str, name: str, payload: dict) -> bool:
         """Run a registered command on a socket, wherever it is connected: what has to
-        happen where the socket lives (joining its rooms, disconnecting it). Nothing
-        happens when no process has that socket."""
+        happen where the socket lives (joining its rooms, disconnecting it). False when
+        no process has that socket."""
         socket = self.sockets.get(socket_id)
         if socket is not None:
             await self.commands[name](socket, payload)
-        else:
-            await self.server.broker.publish_command(self.name, socket_id, name, payload)
+            return True
+        if not await self.server.broker.holds(socket_id):
+            return False
+        await self.server.broker.publish_command(self.name, socket_id, name, payload)
+        return True
 
     async def lives(self, socket_id: str) -> bool:
-        """Whether some process carries the socket on (here, or in a cluster's records)."""
+        """Whether some process carries the socket on (this one, or another)."""
         return socket_id in self.sockets or await self.server.broker.holds(socket_id)
 
     # --- rooms -------------------------------------------------------------------------
@@ -459,19 +462,26 @@ class Namespace:
             self._drop(socket)
 
     def _drop(self, socket: Socket) -> None:
-        self.sockets.pop(socket.id, None)
-        if socket.pid is not None:
-            self.by_pid.pop(socket.pid, None)
-        socket._stop_expiry()
+        """The socket ends here without its handlers: another process carries it on."""
+        self._take_out(socket)
         session = socket.session
-        if session is not None:
-            self._detach(socket, session)
-            if not session.sockets:
-                session.close()
+        if session is not None and not session.sockets:
+            session.close()
         for room in tuple(socket.rooms):
             self._remove_member(socket, room)
         if self.data_keeper is not None:
             self.data_keeper.drop(socket)
+
+    def _take_out(self, socket: Socket) -> bool:
+        """Out of the namespace, its window and its session; False when it was out already."""
+        if self.sockets.pop(socket.id, None) is None:
+            return False
+        if socket.pid is not None:
+            self.by_pid.pop(socket.pid, None)
+        socket._stop_expiry()
+        if socket.session is not None:
+            self._detach(socket, socket.session)
+        return True
 
     def _detach(self, socket: Socket, session: Session) -> None:
         if session.sockets.get(self.name) is socket:
@@ -496,13 +506,8 @@ class Namespace:
         if socket.carried_by_broker and not await self.server.broker.release_socket(socket.id):
             self._drop(socket)  # another process carries it on
             return
-        if self.sockets.pop(socket.id, None) is None:
+        if not self._take_out(socket):
             return
-        if socket.pid is not None:
-            self.by_pid.pop(socket.pid, None)
-        socket._stop_expiry()
-        if socket.session is not None:
-            self._detach(socket, socket.session)
         self.server.observer.socket_removed(socket, reason)
         handler = self.handlers.get("disconnect")
         try:

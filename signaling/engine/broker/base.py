@@ -96,7 +96,7 @@ class Broker:
         return None
 
     async def holds(self, socket_id: str) -> bool:
-        """Whether a process (this one or another) carries the socket on."""
+        """Whether another process carries the socket on."""
         return False
 
     async def remote_session(self, sid: str) -> SessionEndpoint | None:

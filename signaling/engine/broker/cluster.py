@@ -198,7 +198,13 @@ class ClusterBroker(Broker):
         return await self.records.release(socket_id)
 
     async def holds(self, socket_id):
-        return await self.records.exists(socket_id)
+        """Its record says so (a recoverable socket, wherever it lives now), or the live
+        process its id names owns it (asked of Redis, not of the last heartbeat: this
+        decides whether a lost process's participants leave)."""
+        if await self.records.exists(socket_id):
+            return True
+        owner = ids.owner_of(socket_id)
+        return owner not in (None, self.process_id) and bool(await self.redis.exists(self._key("alive", owner)))
 
     def not_after(self, offset, upto):
         return stream_position(offset) <= stream_position(upto)
