@@ -40,9 +40,13 @@ class Observers(ServerObserver):
 
     def __init__(self):
         self._observers: list[ServerObserver] = []
+        # Those that watch deliveries: the most frequent call is made to them alone.
+        self._delivery_watchers: list[ServerObserver] = []
 
     def add(self, observer: ServerObserver) -> None:
         self._observers.append(observer)
+        if type(observer).delivered is not ServerObserver.delivered:
+            self._delivery_watchers.append(observer)
 
     def _each(self, name: str, *args) -> None:
         for observer in self._observers:
@@ -55,7 +59,7 @@ class Observers(ServerObserver):
         self._each("event_handled", socket, event, seconds)
 
     def delivered(self, socket):
-        for observer in self._observers:  # the most frequent call: without the lookup by name
+        for observer in self._delivery_watchers:  # without the lookup by name
             try:
                 observer.delivered(socket)
             except Exception:
