@@ -29,7 +29,6 @@ import gc
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,11 @@ import engineio.payload
 import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project (for the traced worker) and the tests' helpers
+
+from tests.servers import free_port  # noqa: E402
+from tests.tcp_proxy import CuttableProxy  # noqa: E402
+
 CALL_SIZE = 6
 TRANSPORTS = (["websocket"], ["polling"], ["polling", "websocket"])
 # socket.io-client's way of naming itself does not matter; not naming itself as a Python
@@ -56,12 +60,6 @@ TRACE_DUMP_SIGNAL = signal.SIGUSR1
 # python-engineio's client refuses a polling answer of more than 16 packets (socket.io-client
 # has no such limit); a member polling through its proxy in a busy call gets 30 at times.
 engineio.payload.Payload.max_decode_packets = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the worker ------------------------------------------------------------------------
@@ -91,7 +89,6 @@ def serve_traced(daphne_args: list[str]) -> None:
         (out / f"{n}.done").touch()
 
     signal.signal(TRACE_DUMP_SIGNAL, dump)
-    sys.path.insert(0, str(ROOT))
     sys.argv = ["animomeet.serve", *daphne_args]
     runpy.run_module("animomeet.serve", run_name="__main__")
 
@@ -162,46 +159,6 @@ class Worker:
 
 
 # --- a cuttable path to it ---------------------------------------------------------------
-
-
-class CuttableProxy:
-    """A loopback TCP proxy for one client. `cut` aborts its connections (no WebSocket
-    close, no HTTP answer) and stops listening, so the client cannot get through again."""
-
-    def __init__(self, target_port: int):
-        self.target_port = target_port
-        self.transports: set[asyncio.Transport] = set()
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> "CuttableProxy":
-        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def _pipe(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            client_writer.transport.abort()
-            return
-        self.transports.update((client_writer.transport, upstream_writer.transport))
-        await asyncio.gather(self._copy(client_reader, upstream_writer), self._copy(upstream_reader, client_writer))
-
-    @staticmethod
-    async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        writer.close()  # what has arrived is passed on first (a cut aborts instead)
-
-    def cut(self) -> None:
-        self.server.close()
-        for transport in self.transports:
-            transport.abort()
 
 
 # --- clients -----------------------------------------------------------------------------
@@ -278,7 +235,7 @@ class Member:
 
     async def connect(self, port: int) -> None:
         if self.leave_mode == "drop":
-            self.proxy = await CuttableProxy(port).start()
+            self.proxy = CuttableProxy(port)
             port = self.proxy.port
         headers = {"User-Agent": BROWSER_AGENT} if self.browser else {}
         await self.sio.connect(f"http://127.0.0.1:{port}", headers=headers, transports=self.transports, wait_timeout=20)
@@ -295,14 +252,14 @@ class Member:
         if mode == "disconnect":
             await asyncio.wait_for(self.sio.disconnect(), 10)
         else:
-            self.proxy.cut()
+            self.proxy.close()
 
     async def close(self) -> None:
         """After the cycle: a clean disconnect for those still connected, and for a cut
         one, the client side of what is left (its session is dead on the server)."""
         self.gone = True
         if self.proxy is not None:
-            self.proxy.cut()
+            self.proxy.close()
         try:
             await asyncio.wait_for(self.sio.disconnect(), 10)
         except (TimeoutError, socketio.exceptions.SocketIOError, aiohttp.ClientError, OSError):

@@ -127,12 +127,16 @@ def arrived(client, event: str, where, after: int, timeout: float) -> None:
         pass
 
 
-def assert_lost_for_everyone(missing: list[str]) -> None:
-    """A chat message that is missing is missing at every participant: it never reached
-    the call, rather than reaching part of it."""
+def lost_for_everyone(missing: list[str], traffic: "Traffic", how: str) -> list[str]:
+    """The messages that never arrived, in the order they were sent, after checking that
+    a chat message that is missing is missing at every participant: it never reached the
+    call, rather than reaching part of it."""
     chats_lost = [m for m in missing if " chat " in m]
     partial = sorted({m for m in chats_lost if chats_lost.count(m) != len(NAMES)})
     assert not partial, f"chat messages that reached some but not all: {partial}"
+    lost = sorted(set(missing), key=traffic.sent_at.get)
+    print(f"lost with {how}: {len(lost)} of {len(traffic.sent_at)}: {lost}")
+    return lost
 
 
 def in_order_at_most_once(got: list[str], sent: list[str]) -> list[str]:
@@ -203,10 +207,7 @@ def test_restarting_every_worker_with_sigterm_drops_nobody_and_loses_nothing(nc,
     # The one gap the protocol leaves: what a client emits while the server's WebSocket
     # close frame is on its way is discarded by the client's own WebSocket (it never
     # reaches a server). Only such messages may be missing, and then for everyone alike.
-    lost = sorted(set(missing), key=traffic.sent_at.get)
-    print(f"lost with SIGTERM: {len(lost)} of {len(traffic.sent_at)}: {lost}")
-    assert_lost_for_everyone(missing)
-    for message in lost:
+    for message in lost_for_everyone(missing, traffic, "SIGTERM"):
         sender = traffic.members[message.split(" ")[0]]
         lost_transport_at = [r["at"] for r in sender.records("disconnect")]
         assert any(0 <= at - traffic.sent_at[message] <= CLOSE_IN_FLIGHT_S for at in lost_transport_at), message
@@ -221,8 +222,5 @@ def test_killing_every_worker_in_turn_drops_nobody(nc, workers, balancer):
     # cluster noticed the death (BOUND): such a message reaches no recipient at all (it
     # never reached the call), and it was sent around a kill.
     _, missing, traffic, killed_at = restart_all_during_a_call(nc, workers, balancer, signal.SIGKILL)
-    lost = sorted(set(missing), key=traffic.sent_at.get)
-    print(f"lost with SIGKILL: {len(lost)} of {len(traffic.sent_at)}: {lost}")
-    assert_lost_for_everyone(missing)
-    for message in lost:
+    for message in lost_for_everyone(missing, traffic, "SIGKILL"):
         assert any(kill - 0.5 <= traffic.sent_at[message] <= kill + BOUND + 1 for kill in killed_at), message

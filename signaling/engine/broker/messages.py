@@ -1,5 +1,6 @@
 """The messages processes of a cluster send each other over the Channels layer (to serve
-a session another process owns), in one place. On the wire each is a dict whose `type` names its kind (the layer requires it)."""
+a session another process owns), in one place. On the wire each is a dict whose `type`
+names its kind (the layer requires it)."""
 
 import dataclasses
 import functools
