@@ -14,7 +14,7 @@ import pytest
 import requests
 import websocket
 
-from tests.meeting_helpers import join
+from tests.meeting_helpers import call_error, join
 from tests.servers import BOUND, free_port
 
 pytestmark = pytest.mark.redis
@@ -257,3 +257,37 @@ def closed_at_once(url: str) -> bool:
         return True
     finally:
         ws.close()
+
+
+def test_a_signal_reaches_only_a_member_of_the_senders_call_on_another_process(cluster, nc):
+    """The process holding the recipient checks the membership; the sender still hears
+    when its signal went nowhere, as it does for a recipient on its own process."""
+    first, second = cluster(2)
+    room = "members-" + uuid.uuid4().hex[:6]
+    a = nc.connect("a", first.url, transports=["websocket"])
+    b = nc.connect("b", second.url, transports=["websocket"])
+    z = nc.connect("z", second.url, transports=["websocket"])
+    loner = nc.connect("loner", second.url, transports=["websocket"])
+    join(a, room, "ann", "Ann")
+    join(b, room, "bob", "Bob")
+    join(z, "other-" + room, "zed", "Zed")
+
+    a.emit("signal", b.id, {"sdp": "for bob"})
+    assert b.wait_event("signal") == [a.id, {"sdp": "for bob"}]
+    a.assert_no_event("call-error", within=0.3)
+
+    made_up = "A" * 20 + "." + b.id.rpartition(".")[2]  # names the second process
+    for target in (z, loner, made_up):
+        mark = a.mark()
+        a.emit("signal", getattr(target, "id", target), {"sdp": "astray"})
+        assert call_error(a, "signal", after=mark) == "that participant is not in your call"
+    for client in (z, loner):
+        client.assert_no_event("signal", within=0.3)
+
+    # Once Bob has left the call, signals to him are refused too.
+    b.emit("leave-call")
+    a.wait_event("user-left")
+    mark = a.mark()
+    a.emit("signal", b.id, {"sdp": "too late"})
+    assert call_error(a, "signal", after=mark) == "that participant is not in your call"
+    b.assert_no_event("signal", where=lambda args: args[1] == {"sdp": "too late"}, within=0.3)

@@ -20,8 +20,8 @@ import secrets
 import time
 from typing import Any, Awaitable, Callable, Protocol
 
-from signaling.engine import tasks
-from signaling.engine.broker.base import Broker, LocalBroker
+from signaling.engine import ids, tasks
+from signaling.engine.broker.base import Broker, LocalBroker, MembersOnly
 from signaling.engine.engine_server import EngineServer, ServerConfig
 from signaling.engine.recovery import RECOVERABLE_REASONS, Outbox, UnknownOffset, parse_offset
 from signaling.engine.protocol import engineio, socketio
@@ -37,6 +37,9 @@ Handler = Callable[..., Awaitable[Any]]
 CLIENT_NAMESPACE_DISCONNECT = "client namespace disconnect"
 SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"
 RECOVERY_FAILED = "recovery failed"  # its client came back too late to be given all it missed
+# The command a sender's socket gets, {"event", "to"}, when `emit_to(..., member_of=)`
+# found the recipient in no such room, or gone.
+UNDELIVERED = "undelivered"
 
 
 class ConnectionRefused(Exception):
@@ -328,21 +331,41 @@ class Namespace:
                 except Exception:
                     log.exception("delivery to %s failed", socket.id)
 
-    async def emit_to(self, socket_id: str, event: str, *args) -> None:
-        """To one socket by id, wherever it is connected."""
+    async def emit_to(self, socket_id: str, event: str, *args, member_of: str | None = None, sender: Socket | None = None) -> None:
+        """To one socket by id, wherever it is connected; with `member_of`, only if it is
+        in that room, else `sender` gets the UNDELIVERED command. Whichever process holds
+        the recipient decides: the sender's cost is one publish, whatever the answer."""
         messages = socketio.encode_event(self.name, [event, *args])
+        only = MembersOnly(member_of, sender.id if sender is not None else None, event) if member_of is not None else None
         socket = self.sockets.get(socket_id)
-        if socket is not None:
+        if socket is None and self.server.broker.sequenced:
+            await self.server.broker.publish_socket(self.name, socket_id, messages, only)
+        elif only is not None and (socket is None or only.room not in socket.rooms):
+            await self._undelivered(only, socket_id)
+        elif socket is not None:
             await socket.send(messages)
-        else:
-            await self.server.broker.publish_socket(self.name, socket_id, messages)
 
-    async def _deliver_local(self, messages: list, room: str | None, socket_id: str | None, skip_id: str | None, offset: str | None) -> None:
-        if socket_id is not None:
-            targets = [self.sockets[socket_id]] if socket_id in self.sockets else []
-        else:
-            targets = self.rooms.get(room, {}).values()
-        await self._deliver(messages, targets, skip_id, offset)
+    async def _undelivered(self, only: MembersOnly, socket_id: str) -> None:
+        if only.sender is not None and UNDELIVERED in self.commands:
+            await self.command(only.sender, UNDELIVERED, {"event": only.event, "to": socket_id})
+
+    async def _deliver_local(
+        self, messages: list, room: str | None, socket_id: str | None, skip_id: str | None, offset: str | None,
+        only: MembersOnly | None = None,
+    ) -> None:
+        if socket_id is None:
+            await self._deliver(messages, self.rooms.get(room, {}).values(), skip_id, offset)
+            return
+        socket = self.sockets.get(socket_id)
+        if only is not None and not (socket is not None and only.room in socket.rooms):
+            # The holder answers for a socket it has; for one nobody has, the process its
+            # id names does (a socket that moved has a record).
+            broker = self.server.broker
+            if socket is not None or (ids.owner_of(socket_id) == broker.process_id and not await broker.holds(socket_id)):
+                await self._undelivered(only, socket_id)
+            return
+        if socket is not None:
+            await self._deliver(messages, (socket,), None, offset)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -595,11 +618,11 @@ class SocketServer(EngineServer):
     def local_session(self, sid: str) -> Session | None:
         return self.sessions.get(sid)
 
-    async def deliver_local(self, namespace: str, messages: list, *, room, socket_id, skip_id, offset=None) -> None:
+    async def deliver_local(self, namespace: str, messages: list, *, room, socket_id, skip_id, offset=None, only=None) -> None:
         """Messages a broker brought, to this process's sockets."""
         target = self.namespaces.get(namespace)
         if target is not None:
-            await target._deliver_local(messages, room, socket_id, skip_id, offset)
+            await target._deliver_local(messages, room, socket_id, skip_id, offset, only)
 
     async def run_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> None:
         target = self.namespaces.get(namespace)

@@ -14,7 +14,7 @@ relay.py, waiting_room.py, host_controls.py.
 import logging
 import time
 
-from signaling.engine.server import Namespace, Socket
+from signaling.engine.server import UNDELIVERED, Namespace, Socket
 from signaling.meeting.context import CALL_ERROR, MeetingConfig, MeetingContext, caller_of
 from signaling.meeting.directory import Directory
 from signaling.meeting.host_controls import EXPEL, HostControls
@@ -58,6 +58,7 @@ class MeetingEvents:
         namespace.on_command(ADMIT)(self.waiting_room.admitted)
         namespace.on_command(DENY)(self.waiting_room.denied)
         namespace.on_command(EXPEL)(self.host_controls.expelled)
+        namespace.on_command(UNDELIVERED)(self.undelivered)
 
     def _guarded(self, event: str, handler):
         """Rate limits, and turn a Rejected into the sender's call-error."""
@@ -81,6 +82,11 @@ class MeetingEvents:
             return None
 
         return run
+
+    async def undelivered(self, socket: Socket, payload: dict) -> None:
+        """What this socket sent one participant did not reach it: not in this call."""
+        log.warning("dropped %s from %s to %s: not in the same call", payload["event"], socket.id, payload["to"])
+        await self._refuse(socket, payload["event"], "that participant is not in your call")
 
     async def _refuse(self, socket: Socket, event: str, message: str) -> None:
         log.info("refused %s from %s: %s", event, socket.id, message)

@@ -1,16 +1,12 @@
 """What participants of a call send each other: `signal` (SDP and ICE, to one peer),
 `toggle-media` and `chat-message` (to the room). Relaying happens only within a call."""
 
-import logging
-
 from signaling.engine.server import Namespace, Socket
 from signaling.meeting import payloads, validation
-from signaling.meeting.context import MeetingContext, caller_of, room_key, room_of
+from signaling.meeting.context import MeetingContext, room_key, room_of
 from signaling.meeting.media import Media
 from signaling.meeting.state.base import MeetingInfo
 from signaling.meeting.validation import Rejected
-
-log = logging.getLogger("signaling.meeting")
 
 
 async def announce_media(ns: Namespace, room: str, socket_id: str, media: Media, skip: Socket | None) -> None:
@@ -38,18 +34,9 @@ class Relay:
         to_id, message = args[0], validation.signal_message(args[1])
         if not isinstance(to_id, str):
             raise Rejected("toId must be a socket id")
-        ns = self.ctx.ns
-        target = ns.sockets.get(to_id)
-        if target is not None:
-            if caller_of(target).room != room:
-                log.warning("dropped signal from %s to %s: not in the same call", socket.id, to_id)
-                raise Rejected("that participant is not in your call")
-            await target.emit("signal", socket.id, message)
-        elif await self.ctx.state.participant(room, to_id) is not None:
-            await ns.emit_to(to_id, "signal", socket.id, message)
-        else:
-            log.warning("dropped signal from %s to %s: not in the same call", socket.id, to_id)
-            raise Rejected("that participant is not in your call")
+        # The process holding the recipient checks that it is in this call; if not, the
+        # sender hears of it (MeetingEvents.undelivered).
+        await self.ctx.ns.emit_to(to_id, "signal", socket.id, message, member_of=room, sender=socket)
 
     async def toggle_media(self, socket: Socket, args: list) -> None:
         room = room_of(socket)

@@ -5,10 +5,21 @@ keeps, per socket, what a recovering client may have missed. The cluster's broke
 sequenced: every event goes through it and comes back, in one order, to every process.
 """
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from signaling.engine.protocol.engineio import EngineConfig
 from signaling.engine.session import Session, SessionEndpoint
+
+
+class MembersOnly(NamedTuple):
+    """A delivery to one socket that happens only if it is in `room`; otherwise the
+    `sender` socket, if any, is told that its `event` was not delivered (the UNDELIVERED
+    command of engine/server.py). The process holding the recipient decides, so the
+    sender asks nobody first."""
+
+    room: str
+    sender: str | None
+    event: str
 
 
 class LocalEndpoint(Protocol):
@@ -20,10 +31,11 @@ class LocalEndpoint(Protocol):
 
     async def deliver_local(
         self, namespace: str, messages: list, *, room: str | None, socket_id: str | None, skip_id: str | None,
-        offset: str | None = None,
+        offset: str | None = None, only: MembersOnly | None = None,
     ) -> None:
-        """Encoded messages to this process's sockets: of a room, or one socket; `offset`
-        is the event's place in the broker's sequence (sequenced brokers)."""
+        """Encoded messages to this process's sockets: of a room, or one socket (`only`
+        if it is a member); `offset` is the event's place in the broker's sequence
+        (sequenced brokers)."""
 
     async def run_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> None:
         """A command for a socket, if this process holds it."""
@@ -65,7 +77,7 @@ class Broker:
     async def publish_room(self, namespace: str, room: str, messages: list, skip_id: str | None) -> None:
         """Deliver to the members of `room` that other processes hold (sequenced: all)."""
 
-    async def publish_socket(self, namespace: str, socket_id: str, messages: list) -> None:
+    async def publish_socket(self, namespace: str, socket_id: str, messages: list, only: MembersOnly | None = None) -> None:
         """Deliver to a socket another process holds (sequenced: wherever it is)."""
 
     async def publish_command(self, namespace: str, socket_id: str, name: str, payload: dict) -> None:

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from signaling.engine import ids, tasks
 from signaling.engine.broker import messages as m
-from signaling.engine.broker.base import Broker
+from signaling.engine.broker.base import Broker, MembersOnly
 from signaling.engine.broker.events import COMMAND, MOVED, ROOM, SOCKET, Entry, EventStream, Listener, stream_position
 from signaling.engine.broker.records import SocketRecords
 from signaling.engine.broker.remote import RemoteSession, RemoteWebSocket
@@ -136,8 +136,8 @@ class ClusterBroker(Broker):
     async def publish_room(self, namespace, room, messages, skip_id):
         await self.events.publish(Entry(ROOM, namespace, room, messages, skip_id))
 
-    async def publish_socket(self, namespace, socket_id, messages):
-        await self.events.publish(Entry(SOCKET, namespace, socket_id, messages))
+    async def publish_socket(self, namespace, socket_id, messages, only=None):
+        await self.events.publish(Entry(SOCKET, namespace, socket_id, messages, payload=list(only) if only else None))
 
     async def publish_command(self, namespace, socket_id, name, payload):
         await self.events.publish(Entry(COMMAND, namespace, socket_id, name=name, payload=payload))
@@ -179,7 +179,8 @@ class ClusterBroker(Broker):
         if entry.kind == ROOM:
             await endpoint.deliver_local(entry.ns, entry.messages, room=entry.target, socket_id=None, skip_id=entry.skip, offset=entry_id)
         elif entry.kind == SOCKET:
-            await endpoint.deliver_local(entry.ns, entry.messages, room=None, socket_id=entry.target, skip_id=None, offset=entry_id)
+            only = MembersOnly(*entry.payload) if entry.payload else None
+            await endpoint.deliver_local(entry.ns, entry.messages, room=None, socket_id=entry.target, skip_id=None, offset=entry_id, only=only)
         elif entry.kind == COMMAND:
             # A command may wait on storage: the stream goes on meanwhile.
             tasks.spawn(endpoint.run_command(entry.ns, entry.target, entry.name, entry.payload), "stream command")

@@ -40,7 +40,7 @@ class Entry:
     messages: list = ()  # encoded Socket.IO messages (ROOM, SOCKET)
     skip: str | None = None  # a socket of the room left out (ROOM)
     name: str = ""  # the command (COMMAND)
-    payload: dict | None = None  # the command's (COMMAND)
+    payload: dict | list | None = None  # the command's (COMMAND); a MembersOnly's fields (SOCKET)
     origin: str = ""  # the process that wrote it (MOVED: the socket's new holder)
 
     def pack(self) -> bytes:
@@ -62,18 +62,22 @@ def stream_position(entry_id: str) -> tuple[int, int] | None:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """What a socket hears of the stream: what is addressed to it, and what goes to a
-    room it was in, from the position where it entered that room, unless it was skipped."""
+    """What a socket hears of the stream: what is addressed to it (if to a member of a
+    room, only as one), and what goes to a room it was in, from the position where it
+    entered that room, unless it was skipped."""
 
     socket_id: str
     rooms: dict  # room -> the stream position where the socket entered it
 
     def hears(self, entry_id: tuple[int, int], entry: Entry) -> bool:
         if entry.kind == SOCKET:
-            return entry.target == self.socket_id
+            return entry.target == self.socket_id and (not entry.payload or self._entered_before(entry.payload[0], entry_id))
         if entry.kind != ROOM or entry.skip == self.socket_id:
             return False
-        entered = self.rooms.get(entry.target)
+        return self._entered_before(entry.target, entry_id)
+
+    def _entered_before(self, room: str, entry_id: tuple[int, int]) -> bool:
+        entered = self.rooms.get(room)
         return entered is not None and entry_id > entered
 
 
