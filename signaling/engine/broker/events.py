@@ -13,6 +13,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import msgpack
 from redis.asyncio import Redis
@@ -32,8 +33,9 @@ return ids
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple: every process builds one per entry it reads, for its sockets or not."""
+
     kind: str  # ROOM, SOCKET, COMMAND or MOVED
     ns: str
     target: str  # the room (ROOM) or the socket id
@@ -44,14 +46,11 @@ class Entry:
     origin: str = ""  # the process that wrote it (MOVED: the socket's new holder)
 
     def pack(self) -> bytes:
-        return msgpack.packb(
-            (self.kind, self.ns, self.target, self.messages, self.skip, self.name, self.payload, self.origin),
-            use_bin_type=True,
-        )
+        return msgpack.packb(self, use_bin_type=True)
 
     @classmethod
     def unpack(cls, data: bytes) -> "Entry":
-        return cls(*msgpack.unpackb(data, raw=False))
+        return cls._make(msgpack.unpackb(data, raw=False))
 
 
 def stream_position(entry_id: str) -> tuple[int, int] | None:
