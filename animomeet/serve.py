@@ -10,6 +10,13 @@
   every application instance at once. Here that step first drains: /readyz answers 503,
   the listening sockets close (a load balancer's new connections go elsewhere), and every
   Engine.IO session closes as recoverable, within SIGNALING_DRAIN_S.
+- autobahn pretty-prints its whole configuration for a debug line on every WebSocket
+  connection, whether debug logging is on or not: 90 µs, 5 % of a join storm's CPU. Its
+  debug lines get a plain repr instead (11 µs).
+- The garbage collector is tuned for a server: what was loaded at start (Django, the
+  URL map, the modules: most of the heap) is frozen out of every collection, and the
+  youngest generation is collected every 20,000 allocations instead of 700. Together
+  about 12 % more joins a second in a join storm, at no cost in memory per connection.
 
 Takes daphne's arguments:
 
@@ -17,8 +24,10 @@ Takes daphne's arguments:
 """
 
 import asyncio
+import gc
 import logging
 
+import autobahn.websocket.protocol
 from daphne.cli import CommandLineInterface  # first: it installs Twisted's asyncio reactor
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
@@ -31,12 +40,19 @@ from animomeet import health
 log = logging.getLogger("animomeet.serve")
 
 
+autobahn.websocket.protocol.pformat = repr  # for its debug lines only (see above)
+
+GC_YOUNGEST_THRESHOLD = 20_000
+
+
 class ReceiveBoundServer(Server):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Read once the application is loaded, and with it the settings (and .env).
         self.receive_timeout = settings.HTTP_RECEIVE_TIMEOUT_S
         self.ports = []
+        gc.freeze()  # the application is loaded: what lives now lives as long as the process
+        gc.set_threshold(GC_YOUNGEST_THRESHOLD, *gc.get_threshold()[1:])
 
     def listen_success(self, port):
         super().listen_success(port)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# N daphne workers sharing Redis behind nginx (round robin, no sticky sessions), as the
+# N daphne workers (animomeet.serve) sharing Redis behind nginx (round robin, no sticky sessions), as the
 # README's deployment describes, in the foreground, for ../shared/bench/run:
 #
 #   ../shared/bench/run --target cmd --server 'bench/cluster.sh {port} 2' --scenario capacity
@@ -17,7 +17,7 @@ run=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$run"' EXIT
 upstream=""
 for i in $(seq 1 "$workers"); do
-  "$here/.venv/bin/daphne" -v 0 -b 127.0.0.1 -p $((port + i)) animomeet.asgi:application &
+  "$here/.venv/bin/python" -m animomeet.serve -v 0 -b 127.0.0.1 -p $((port + i)) animomeet.asgi:application &
   upstream+="server 127.0.0.1:$((port + i));"
 done
 cat > "$run/nginx.conf" <<CONF
