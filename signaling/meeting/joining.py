@@ -136,7 +136,7 @@ class Calls:
                 return
         await self.enter(socket, room, member, meeting)
 
-    def _own_joined(self, member: Participant, roster: list[Participant]) -> dict:
+    def _own_joined(self, member: Participant, roster: dict) -> dict:
         """The joiner's own `user-joined` also carries its ICE servers (a field today's
         client ignores)."""
         ice = ice_servers_for(member.account, now=time.time())
@@ -159,12 +159,13 @@ class Calls:
         if not socket.connected:
             await ns.leave_room(socket, room)  # the disconnect handler has left the call
             return
-        await ns.emit("user-joined", payloads.joined(member, roster), room=room, skip=socket)
-        await socket.emit("user-joined", self._own_joined(member, roster))
+        everyone = payloads.roster_fields(roster)
+        await ns.emit("user-joined", payloads.joined(member, everyone), room=room, skip=socket)
+        await socket.emit("user-joined", self._own_joined(member, everyone))
         # The joiner learns the others' names and media state only from user-joined.
         for other in roster:
             if other.id != member.id:
-                await self.ctx.reply(socket, "user-joined", {**payloads.joined(other, roster), "existing": True})
+                await self.ctx.reply(socket, "user-joined", {**payloads.joined(other, everyone), "existing": True})
         for message in await state.chat_history(room):
             await self.ctx.reply(socket, "chat-message", message)
         if meeting is not None and meeting.privileged(member.account):
@@ -180,7 +181,7 @@ class Calls:
         member = next((p for p in roster if p.id == socket.id), None)
         if member is None:
             return False
-        await self.ctx.reply(socket, "user-joined", self._own_joined(member, roster))
+        await self.ctx.reply(socket, "user-joined", self._own_joined(member, payloads.roster_fields(roster)))
         return True
 
     def _unknown_rooms(self, socket: Socket) -> tuple[TokenBucket, ...]:

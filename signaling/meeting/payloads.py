@@ -4,16 +4,24 @@ from signaling.meeting.media import Media
 from signaling.meeting.state.base import Participant
 
 
-def joined(member: Participant, roster: list[Participant]) -> dict:
-    """`user-joined`: who joined (or, with `existing`, who is there) and the whole room."""
+def roster_fields(roster: list[Participant]) -> dict:
+    """The whole room as every `user-joined` of one join shows it: built once per join."""
+    return {
+        "clients": [p.id for p in roster],
+        "usernamesMap": {p.id: p.username for p in roster},
+        "namesMap": {p.id: p.name for p in roster},
+    }
+
+
+def joined(member: Participant, roster: dict) -> dict:
+    """`user-joined`: who joined (or, with `existing`, who is there) and the whole room
+    (`roster_fields`)."""
     return {
         "id": member.id,
-        "clients": [p.id for p in roster],
         "username": member.username,
         "name": member.name,
         "verified": member.account is not None,  # the username is an account's, by its token
-        "usernamesMap": {p.id: p.username for p in roster},
-        "namesMap": {p.id: p.name for p in roster},
+        **roster,
         **member.media.to_wire(),
     }
 
