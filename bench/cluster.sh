@@ -9,6 +9,7 @@ set -euo pipefail
 port=${1:?usage: bench/cluster.sh PORT WORKERS}
 workers=${2:-2}
 here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"  # python -m imports the project from the working directory
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/13}
 export CHANNEL_LAYER_PREFIX="bench$port"
 redis-cli -u "$REDIS_URL" flushdb >/dev/null

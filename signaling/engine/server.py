@@ -82,7 +82,7 @@ class Socket:
 
     __slots__ = (
         "id", "namespace", "session", "handshake", "auth", "data", "rooms", "pid", "since",
-        "_outbox", "_expiry", "_acks", "_next_ack", "_held", "_accepted", "_replayed_upto",
+        "_outbox", "_expiry", "_acks", "_next_ack", "_held", "_accepted", "_replayed_upto", "_taken_at",
     )
 
     def __init__(self, namespace: "Namespace", session: Session | None, auth: dict, *, socket_id: str | None = None, pid: str | None = None):
@@ -110,6 +110,9 @@ class Socket:
         self._held: list | None = []  # emits that wait for the CONNECT answer (or a replay)
         self._accepted = False
         self._replayed_upto: str | None = None  # the end of its last replay (sequenced brokers)
+        # Where in a sequenced broker's order this process took it over from another: the
+        # broker may have routed events for it up to there to that one.
+        self._taken_at: str | None = None
 
     @property
     def connected(self) -> bool:
@@ -417,6 +420,7 @@ class Namespace:
         """A socket carried on from its record, away (no session), in its rooms."""
         socket = Socket(self, None, {}, socket_id=record["id"], pid=record["pid"])
         socket.since = record["since"]
+        socket._taken_at = record.get("taken_at")
         socket._held = None
         socket._accepted = True
         if self.data_keeper is not None:
@@ -443,7 +447,10 @@ class Namespace:
                 return None
             # An entry up to here may still be on its way to the socket, by the broker's
             # live delivery: from now on the socket takes none of those (the replay has them).
-            upto = socket._replayed_upto = broker.position()
+            upto = broker.position()
+            if socket._taken_at is not None and not broker.not_after(socket._taken_at, upto):
+                upto = socket._taken_at  # events routed to the process it came from
+            socket._replayed_upto = upto
             return await broker.replay(socket.id, socket.rooms, after, upto)
         try:
             return socket._outbox.since(parse_offset(raw_offset))

@@ -2,7 +2,8 @@
 
 A `SocketServer` with the single-process broker delivers to its own sockets directly and
 keeps, per socket, what a recovering client may have missed. The cluster's broker is
-sequenced: every event goes through it and comes back, in one order, to every process.
+sequenced: every event goes through it and comes back, in one order, to the processes
+holding its recipients.
 """
 
 from typing import NamedTuple, Protocol
@@ -51,10 +52,10 @@ class Broker:
     # Appended to the ids of the sessions and sockets this process owns (engine/ids.py);
     # None when there is only one process.
     process_id: str | None = None
-    # A sequenced broker puts every room and socket event in one order that it delivers
-    # back to every process, this one included (`deliver_local` with the offset), and
-    # keeps what a recovering socket missed; the server then neither delivers itself nor
-    # keeps outboxes.
+    # A sequenced broker puts every room and socket event in one order, delivers it back
+    # to the processes it concerns, this one included (`deliver_local` with the offset),
+    # and keeps what a recovering socket missed; the server then neither delivers itself
+    # nor keeps outboxes.
     sequenced: bool = False
 
     def bind(self, endpoint: LocalEndpoint) -> None:
@@ -89,7 +90,9 @@ class Broker:
         """The socket's record as it is now (see broker/records.py)."""
 
     async def claim_socket(self, socket_id: str, pid: str) -> dict | None:
-        """Take over a socket another process held, for its client back here with `pid`."""
+        """Take over a socket another process held, for its client back here with `pid`:
+        its record, with `taken_at`, the offset up to which events for it may have gone
+        to that process."""
         return None
 
     async def release_socket(self, socket_id: str) -> bool:

@@ -1,11 +1,12 @@
 """Several daphne processes serving one set of sessions through Redis, without sticky
 sessions.
 
-- Events and commands for rooms and sockets go through one Redis Stream that every
-  process reads (broker/events.py): one XADD per event, whoever the recipients are, and
-  the entry ids are the offsets that recovering clients name.
+- Events and commands for rooms and sockets go through Redis Streams (broker/events.py):
+  room events through one that every process reads, those for one socket through the
+  stream of the process holding it; one script call per event, whoever the recipients
+  are, and the entry ids, of one sequence, are the offsets that recovering clients name.
 - A recoverable socket has a record in Redis (broker/records.py): its client may come
-  back on any process, which takes it over and replays the stream from its offset.
+  back on any process, which takes it over and replays the streams from its offset.
 - Every process has a channel of its own on the Channels layer; ids of the sessions it
   owns end in `.<process id>` (engine/ids.py). A poll, POST or WebSocket that reaches a
   process which does not own the session is served by the owner (broker/remote.py), with
@@ -61,8 +62,8 @@ class ClusterBroker(Broker):
         # Kept for a replay: a client may come back a window after its transport was
         # noticed gone (within the presence bound), or after its dead process was.
         retention = recovery.window + 2 * presence_bound + 10 if recovery.enabled else 10
-        self.events = EventStream(redis, self._key("events"), retention_ms=int(retention * 1000))
-        self.records = SocketRecords(redis, prefix, self.process_id)
+        self.events = EventStream(redis, prefix, self.process_id, retention_ms=int(retention * 1000))
+        self.records = SocketRecords(redis, prefix, self.process_id, sequence=self.events.sequence)
         self._position = "0-0"  # the last stream entry handed to this process's sockets
         self.on_process_lost: list[ProcessLost] = []
         self._pending: dict[str, asyncio.Future] = {}  # request id -> reply
@@ -126,6 +127,7 @@ class ClusterBroker(Broker):
         if self._presence is not None:
             self._presence.cancel()
         await self.redis.delete(self._key("alive", self.process_id))
+        await self.events.forget(self.process_id, int(time.time() * 1000))
         log.info("process %s left the cluster", self.process_id)
 
     # --- events and commands, through the stream --------------------------------------
@@ -157,6 +159,7 @@ class ClusterBroker(Broker):
         while True:
             try:
                 if not started:
+                    await self.events.start()
                     self._position, started = await self._start_position(), True
                 batch = await self.events.read(self._position, block_ms=READ_BLOCK_MS, count=READ_BATCH)
             except asyncio.CancelledError:
@@ -385,6 +388,7 @@ class ClusterBroker(Broker):
                 record = await self.records.adopt(socket_id, process)
                 if record is not None:
                     await self.endpoint.adopt(record)
+            await self.events.forget(process, int(time.time() * 1000))
             for handler in self.on_process_lost:
                 await handler(process)
             await self.redis.srem(members_key, process)

@@ -23,8 +23,10 @@ redis.call('SADD', KEYS[2], ARGV[5])
 return 1
 """
 
-# ARGV: the new holder, the pid the client named ('' for an adoption), the held-set
-# prefix, the socket id, the dead holder it is adopted from ('' when its client claims it).
+# KEYS: the record, the event sequence. ARGV: the new holder, the pid the client named
+# ('' for an adoption), the held-set prefix, the socket id, the dead holder it is adopted
+# from ('' when its client claims it). Returns the record and the newest event id: entries
+# for the socket up to it may be in the old holder's stream, those after it come here.
 _CLAIM = """
 local pid = redis.call('HGET', KEYS[1], 'pid')
 if not pid or (ARGV[2] ~= '' and pid ~= ARGV[2]) then return false end
@@ -33,7 +35,7 @@ if ARGV[5] ~= '' and holder ~= ARGV[5] then return false end
 redis.call('SREM', ARGV[3] .. holder, ARGV[4])
 redis.call('SADD', ARGV[3] .. ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], 'holder', ARGV[1])
-return redis.call('HGET', KEYS[1], 'body')
+return {redis.call('HGET', KEYS[1], 'body'), redis.call('GET', KEYS[2]) or '0-0'}
 """
 
 _RELEASE = """
@@ -46,10 +48,11 @@ return 1
 
 
 class SocketRecords:
-    def __init__(self, redis: Redis, prefix: str, process_id: str):
+    def __init__(self, redis: Redis, prefix: str, process_id: str, *, sequence: str):
         self.redis = redis
         self.prefix = prefix
         self.process_id = process_id
+        self.sequence = sequence  # the key of the event streams' newest id
         self._save = redis.register_script(_SAVE)
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
@@ -70,8 +73,9 @@ class SocketRecords:
         return bool(await self._save(keys=keys, args=(self.process_id, record["pid"], body, RECORD_TTL_S, record["id"])))
 
     async def claim(self, socket_id: str, pid: str) -> dict | None:
-        """Take the socket over for its client, which named `pid`: its record, or None
-        when there is none (or the pid does not match)."""
+        """Take the socket over for its client, which named `pid`: its record, with
+        `taken_at` (where in the event sequence it came here), or None when there is
+        none (or the pid does not match)."""
         return await self._take(socket_id, pid, "")
 
     async def adopt(self, socket_id: str, dead: str) -> dict | None:
@@ -81,8 +85,11 @@ class SocketRecords:
 
     async def _take(self, socket_id: str, pid: str, dead: str) -> dict | None:
         args = (self.process_id, pid, self._held_prefix(), socket_id, dead)
-        body = await self._claim(keys=(self._key(socket_id),), args=args)
-        return msgpack.unpackb(body, raw=False) if body else None
+        taken = await self._claim(keys=(self._key(socket_id), self.sequence), args=args)
+        if not taken:
+            return None
+        body, taken_at = taken
+        return {**msgpack.unpackb(body, raw=False), "taken_at": taken_at.decode()}
 
     async def release(self, socket_id: str) -> bool:
         """The socket ends here: False when another process has taken it over."""
