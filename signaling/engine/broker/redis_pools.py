@@ -11,12 +11,15 @@ POOL_SIZE = 64
 POOL_TIMEOUT = 10  # seconds a command waits for a connection before it fails
 
 
-def waiting_pool(url: str) -> BlockingConnectionPool:
-    return BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT)
+def waiting_pool(url: str, **options) -> BlockingConnectionPool:
+    return BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT, **options)
 
 
 class WaitingRedisChannelLayer(RedisChannelLayer):
     """channels_redis with waiting pools (configured by URL: `hosts: [REDIS_URL]`)."""
 
     def create_pool(self, index):
-        return waiting_pool(self.hosts[index]["address"])
+        # Its receive waits in Redis for up to `brpop_timeout` (5 s), as long as
+        # redis-py's default socket timeout: on a busy loop the empty answer comes too
+        # late, and the receive fails (an error logged, and a second's pause to retry).
+        return waiting_pool(self.hosts[index]["address"], socket_timeout=self.brpop_timeout + 5)
