@@ -576,7 +576,7 @@ class SocketServer(EngineServer):
         self.namespaces: dict[str, Namespace] = {}
         self.broker = broker
         self.broker.bind(self)
-        self._started = False
+        self._starting: asyncio.Future | None = None  # the broker's start
         self._last_offset = 0
         self._recovering_sockets = config.recovery.enabled  # read per event: kept at hand
         self.of(socketio.DEFAULT_NAMESPACE)
@@ -599,10 +599,12 @@ class SocketServer(EngineServer):
         await self.broker.leave()
 
     async def start(self) -> None:
-        """Called by every connection; starts the broker once an event loop runs."""
-        if not self._started:
-            self._started = True
-            await self.broker.start()
+        """Called by every connection; starts the broker once an event loop runs. Every
+        connection waits for that: a socket recovered before a sequenced broker knows
+        where it begins to read would miss what comes between."""
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self.broker.start())
+        await self._starting
 
     def of(self, name: str) -> Namespace:
         namespace = self.namespaces.get(name)

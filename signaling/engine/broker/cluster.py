@@ -65,6 +65,7 @@ class ClusterBroker(Broker):
         self.events = EventStream(redis, prefix, self.process_id, retention_ms=int(retention * 1000))
         self.records = SocketRecords(redis, prefix, self.process_id, sequence=self.events.sequence)
         self._position = "0-0"  # the last stream entry handed to this process's sockets
+        self._reading = False  # whether `_position` is where this process began to read
         self.on_process_lost: list[ProcessLost] = []
         self._pending: dict[str, asyncio.Future] = {}  # request id -> reply
         self._serving: dict[str, asyncio.Task] = {}  # request id -> poll being served here
@@ -102,6 +103,10 @@ class ClusterBroker(Broker):
     async def start(self) -> None:
         if self._loops:
             return
+        try:
+            await self._begin_reading()
+        except Exception as exc:  # Redis unreachable: the reader tries again
+            log.warning("the event streams cannot be read yet (%s)", exc)
         self._presence = tasks.spawn(self._presence_loop(), "cluster presence loop")
         self._loops = [
             tasks.spawn(self._read_loop(), "cluster event stream reader"),
@@ -154,13 +159,16 @@ class ClusterBroker(Broker):
         newest = await self.events.last_id()
         return max(newest, f"{seconds * 1000 + micros // 1000}-0", key=stream_position)
 
+    async def _begin_reading(self) -> None:
+        await self.events.start()
+        self._position = await self._start_position()
+        self._reading = True
+
     async def _read_loop(self) -> None:
-        started = False
         while True:
             try:
-                if not started:
-                    await self.events.start()
-                    self._position, started = await self._start_position(), True
+                if not self._reading:
+                    await self._begin_reading()
                 batch = await self.events.read(self._position, block_ms=READ_BLOCK_MS, count=READ_BATCH)
             except asyncio.CancelledError:
                 raise
