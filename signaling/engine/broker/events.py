@@ -183,14 +183,12 @@ class EventStream:
             if not await self.redis.xread(streams, count=1, block=block_ms):
                 return []
             answer = await self.redis.xread(streams, count=count)
-        rows = [row for _, stream_rows in answer for row in stream_rows]
-        if len(answer) > 1:
-            full = [stream_position(stream_rows[-1][0].decode()) for _, stream_rows in answer if len(stream_rows) >= count]
-            rows.sort(key=lambda row: stream_position(row[0].decode()))
-            if full:
-                bound = min(full)
-                rows = [row for row in rows if stream_position(row[0].decode()) <= bound]
-        return [(entry_id.decode(), Entry.unpack(fields[b"d"])) for entry_id, fields in rows]
+        if len(answer) == 1:
+            return [(entry_id.decode(), Entry.unpack(fields[b"d"])) for entry_id, fields in answer[0][1]]
+        full = [stream_position(stream_rows[-1][0].decode()) for _, stream_rows in answer if len(stream_rows) >= count]
+        bound = min(full) if full else None
+        rows = sorted((stream_position(entry_id.decode()), entry_id, fields) for _, stream_rows in answer for entry_id, fields in stream_rows)
+        return [(entry_id.decode(), Entry.unpack(fields[b"d"])) for position, entry_id, fields in rows if bound is None or position <= bound]
 
     async def trim(self, now_ms: int) -> None:
         """Entries older than the window go; so do the streams of processes gone for
